@@ -135,3 +135,38 @@ export interface PoolPlacement {
   requestUID: string;
   certificateArn: string;
 }
+
+/** The parts of a Gateway API Gateway the orchestrator reads and writes. */
+export interface Gateway {
+  apiVersion: string;
+  kind: string;
+  metadata: ObjectMeta;
+  spec: {
+    gatewayClassName: string;
+    listeners: Array<{
+      name: string;
+      port: number;
+      protocol: string;
+      hostname?: string;
+      allowedRoutes?: { namespaces?: { from?: string; selector?: { matchExpressions?: Array<{ key: string; operator: string; values?: string[] }> } } };
+    }>;
+    infrastructure?: { parametersRef?: { group: string; kind: string; name: string } };
+  };
+  status?: {
+    addresses?: Array<{ type?: string; value: string }>;
+    conditions?: Array<{ type: string; status: string; reason?: string; message?: string; observedGeneration?: number }>;
+  };
+}
+
+/** The AWS Load Balancer Controller's LoadBalancerConfiguration (gateway.k8s.aws/v1beta1), the parts we use. */
+export interface LoadBalancerConfiguration {
+  apiVersion: string;
+  kind: string;
+  metadata: ObjectMeta;
+  spec: {
+    scheme?: 'internet-facing' | 'internal';
+    ipAddressType?: string;
+    listenerConfigurations?: Array<{ protocolPort: string; defaultCertificate?: string; certificates?: string[] }>;
+    tags?: Record<string, string>;
+  };
+}

@@ -1,0 +1,125 @@
+// Runs the orchestrator against the local environment (npm run env:up): the admin kubeconfig in
+// .local/, moto as AWS, webhooks registered by URL on loopback. Used by `npm run dev`, the demo
+// and the end-to-end tests, so all three exercise the same wiring as production.
+import { KubeConfig } from '@kubernetes/client-node';
+import { readState, type EnvState } from '../../test/env/state.js';
+import { parsePlatformConfig, type PlatformConfig } from '../../policy/config.js';
+import { KubeRest, isAlreadyExists, paths } from '../kube/rest.js';
+import { createLogger, type Logger } from '../log.js';
+import { startOrchestrator, type Orchestrator, type OrchestratorOptions } from '../orchestrator.js';
+import { registerLocalWebhooks, unregisterLocalWebhooks } from './register-webhooks.js';
+
+export const LOCAL_DOMAINS = ['opendi.com', 'in-muenchen.de'];
+
+export function requireLocalEnv(): EnvState {
+  const state = readState();
+  if (!state?.ready) throw new Error('the local environment is not running: start it with `npm run env:up`');
+  return state;
+}
+
+/** The platform config for the local environment; `overrides` is merged over it (one level deep). */
+export function localPlatformConfig(state: EnvState, overrides: Record<string, unknown> = {}): PlatformConfig {
+  const base: Record<string, Record<string, unknown> | unknown> = {
+    clusterId: 'local',
+    allowedDomains: LOCAL_DOMAINS.map((domain) => ({ domain })),
+    aws: { region: state.aws.region, endpoint: state.aws.endpoint, rates: { route53: 50, acm: 50, elbv2: 50 } },
+    // Locally the admin user (system:masters) acts as platform admin.
+    orchestrator: { breakGlassGroups: ['system:masters', 'gateway-orchestrator:break-glass'] },
+    reconcile: { resyncSeconds: 30, claimGraceSeconds: 20 },
+    webhook: { port: 0, metricsPort: 0 },
+  };
+  const merged: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(overrides)) {
+    const current = merged[key];
+    merged[key] =
+      typeof value === 'object' && value !== null && !Array.isArray(value) && typeof current === 'object' && current !== null && !Array.isArray(current)
+        ? { ...current, ...value }
+        : value;
+  }
+  return parsePlatformConfig(merged);
+}
+
+export function localKubeConfig(state: EnvState): KubeConfig {
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromFile(state.kubeconfig);
+  return kubeConfig;
+}
+
+/** The AWS SDK reads credentials from the environment; point it at moto. */
+export function useLocalAwsCredentials(state: EnvState): void {
+  process.env['AWS_ACCESS_KEY_ID'] = state.aws.accessKeyId;
+  process.env['AWS_SECRET_ACCESS_KEY'] = state.aws.secretAccessKey;
+  process.env['AWS_REGION'] = state.aws.region;
+}
+
+export async function ensureNamespaces(rest: KubeRest, names: string[]): Promise<void> {
+  for (const name of names) {
+    try {
+      await rest.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+    } catch (err) {
+      if (!isAlreadyExists(err)) throw err;
+    }
+  }
+}
+
+export interface LocalOrchestrator extends Orchestrator {
+  config: PlatformConfig;
+}
+
+/** Starts an orchestrator on 127.0.0.1 and registers its webhooks; stop() unregisters them. */
+export async function startLocalOrchestrator(
+  options: {
+    config?: PlatformConfig;
+    log?: Logger;
+    startReconciler?: OrchestratorOptions['startReconciler'];
+    webhook?: OrchestratorOptions['webhook'];
+  } = {},
+): Promise<LocalOrchestrator> {
+  const state = requireLocalEnv();
+  useLocalAwsCredentials(state);
+  const config = options.config ?? localPlatformConfig(state);
+  const kubeConfig = localKubeConfig(state);
+  const rest = await KubeRest.fromKubeConfig(kubeConfig);
+  await ensureNamespaces(rest, [config.orchestrator.namespace, config.pool.namespace]);
+  const orchestrator = await startOrchestrator({
+    config,
+    kubeConfig,
+    log: options.log ?? createLogger(process.env['LOG_LEVEL'] ?? 'warn'),
+    ...(options.startReconciler ? { startReconciler: options.startReconciler } : {}),
+    webhook: { host: '127.0.0.1', port: 0, metricsPort: 0, ipAddresses: ['127.0.0.1'], dnsNames: ['localhost'], ...options.webhook },
+  });
+  await registerLocalWebhooks(rest, `https://127.0.0.1:${orchestrator.port}`, orchestrator.tls.caBundle(), config.pool.namespace);
+  await waitForWebhooks(rest);
+  return {
+    ...orchestrator,
+    config,
+    async stop() {
+      await unregisterLocalWebhooks(rest);
+      await orchestrator.stop();
+    },
+  };
+}
+
+/**
+ * The API server picks up new webhook configurations through its own informer; a dry-run create
+ * of a request answered by our mutating webhook shows they are live.
+ */
+async function waitForWebhooks(rest: KubeRest): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  const probe = {
+    apiVersion: 'gateway-orchestrator.io/v1alpha1',
+    kind: 'GatewayHostnameRequest',
+    metadata: { name: 'webhook-probe', namespace: 'default' },
+    spec: { hostname: 'WEBHOOK-PROBE.opendi.com', zoneId: 'ZPROBE' },
+  };
+  for (;;) {
+    try {
+      const created = await rest.create<{ spec: { hostname: string } }>(paths.requests('default'), probe, { dryRun: true });
+      if (created.spec.hostname === 'webhook-probe.opendi.com') return;
+    } catch {
+      // denied or not reachable yet
+    }
+    if (Date.now() > deadline) throw new Error('webhooks registered but the API server does not call them (15s)');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
