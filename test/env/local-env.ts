@@ -247,9 +247,10 @@ function syncProjectCrds(state: EnvState, log: Log): void {
 
 async function start(log: Log): Promise<EnvState> {
   const version = kubernetesVersion();
-  log(`>> preparing kube-apiserver ${version}, etcd and moto (the first run builds Kubernetes: minutes)`);
-  const { binDir, motoServer, platformCrds } = prepare(log);
   const ports = configuredPorts();
+  await checkPortsFree(ports); // before a build of minutes, and again after it
+  log(`>> preparing kube-apiserver ${version}, etcd and moto`);
+  const { binDir, motoServer, platformCrds } = prepare(log);
   await checkPortsFree(ports);
   throwIfInterrupted();
 
@@ -346,7 +347,10 @@ async function start(log: Log): Promise<EnvState> {
     return state;
   } catch (err) {
     log('>> start failed: stopping what was started');
-    await teardown(state, log, { keepLogs: true }).catch((stopErr: unknown) => log(`>> ${String(stopErr)}`));
+    await teardown(state, { keepLogs: true }).then(
+      (stopped) => stopped.length > 0 && log(`>> stopped ${stopped.join(', ')}; logs kept in ${join(state.runDir, 'logs')}`),
+      (stopErr: unknown) => log(`>> ${String(stopErr)}`),
+    );
     throw err;
   }
 }
@@ -367,7 +371,10 @@ export async function up(log: Log = stderrLog): Promise<UpResult> {
     } else if (existing) {
       log('>> found an environment that never finished starting: cleaning it up');
     }
-    if (existing) await teardown(existing, log);
+    if (existing) {
+      const stopped = await teardown(existing);
+      if (stopped.length > 0) log(`>> stopped ${stopped.join(', ')}`);
+    }
     return { state: await start(log), reused: false };
   });
 }
@@ -375,7 +382,7 @@ export async function up(log: Log = stderrLog): Promise<UpResult> {
 // ---------------------------------------------------------------------------------------------
 // down
 
-async function teardown(state: EnvState, log: Log, options: { keepLogs?: boolean } = {}): Promise<string[]> {
+async function teardown(state: EnvState, options: { keepLogs?: boolean } = {}): Promise<string[]> {
   const stopped: string[] = [];
   const failures: string[] = [];
   // Reverse start order: the API server first, so it never sees etcd vanish under it.
@@ -397,7 +404,6 @@ async function teardown(state: EnvState, log: Log, options: { keepLogs?: boolean
     rmSync(state.runDir, { recursive: true, force: true });
   }
   for (const path of [state.kubeconfig, state.awsEnv, statePath]) rmSync(path, { force: true });
-  if (stopped.length > 0) log(`>> stopped ${stopped.join(', ')}`);
   return stopped;
 }
 
@@ -409,7 +415,7 @@ export async function down(log: Log = stderrLog): Promise<string[]> {
       rmSync(runDir, { recursive: true, force: true });
       return [];
     }
-    return teardown(state, log);
+    return teardown(state);
   });
 }
 

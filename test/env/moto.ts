@@ -70,15 +70,15 @@ export function ensureMotoVenv(log: (line: string) => void): string {
       `python3 -m venv failed (${lastLine(made.stderr) || 'no output'}); on Debian/Ubuntu install python3-venv (apt-get install python3-venv) and run again`,
     );
   }
-  // pip's own output is the progress report; it goes to stderr with ours.
+  // Quiet: pip still prints its errors (to stderr, with ours).
   const pip = spawnSync(
     python,
-    ['-m', 'pip', 'install', '--disable-pip-version-check', '--no-input', requirement],
+    ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--no-input', requirement],
     { stdio: ['ignore', 2, 2] },
   );
   if (pip.status !== 0) {
     rmSync(venv, { recursive: true, force: true });
-    throw new EnvError(`pip install "${requirement}" failed (see pip's output above); check access to PyPI and run again`);
+    throw new EnvError(`pip install "${requirement}" failed (see pip's errors above); check access to PyPI and run again`);
   }
   writeFileSync(marker, requirement + '\n');
   return server;
