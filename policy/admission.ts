@@ -119,6 +119,9 @@ export function mutateHostnameRequest(request: AdmissionRequest, config: Platfor
 
 // ---- GatewayHostnameRequest: validation ----------------------------------------------------------
 
+/** ACM RequestCertificate: DomainName is at most 64 characters (longer names only as extra SANs). */
+export const ACM_DOMAIN_NAME_LIMIT = 64;
+
 /** What validation of a CREATE decides before the claim: deny now, or claim this hostname. */
 export type CreateCheck = Deny | { allowed: true; hostname: string; apexDomain: string; warnings: string[] };
 
@@ -140,6 +143,14 @@ export function checkHostnameRequestCreate(
   const valid = validateRequestHostname(ghr.spec.hostname);
   if (!valid.ok) return deny('InvalidHostname', `hostname "${printable(ghr.spec.hostname)}" is not valid: ${valid.reason}.`, undefined, 400);
   const hostname = valid.hostname;
+  if (hostname.length > ACM_DOMAIN_NAME_LIMIT) {
+    return deny(
+      'InvalidHostname',
+      `hostname "${hostname}" has ${hostname.length} characters; an ACM certificate's domain name takes at most ${ACM_DOMAIN_NAME_LIMIT}. Choose a shorter hostname.`,
+      undefined,
+      400,
+    );
+  }
   const match = matchAllowedDomain(hostname, namespace, config.allowedDomains);
   if (!match.ok) {
     const allowed = match.allowedDomains.length ? match.allowedDomains.join(', ') : 'none';

@@ -213,7 +213,7 @@ export function parsePlatformConfig(input: unknown): PlatformConfig {
       claimGraceSeconds: num(reconcile, 'claimGraceSeconds', 'reconcile.claimGraceSeconds', d.reconcile.claimGraceSeconds, 1, 86400),
     },
     webhook: {
-      port: num(webhook, 'port', 'webhook.port', d.webhook.port, 1, 65535),
+      port: num(webhook, 'port', 'webhook.port', d.webhook.port, 0, 65535),
       metricsPort: num(webhook, 'metricsPort', 'webhook.metricsPort', d.webhook.metricsPort, 0, 65535),
       serviceName: str(webhook, 'serviceName', 'webhook.serviceName', d.webhook.serviceName, DNS_LABEL),
       tlsSecretName: str(webhook, 'tlsSecretName', 'webhook.tlsSecretName', d.webhook.tlsSecretName),

@@ -60,7 +60,7 @@ function describeAscii(c: number): string {
 
 // Only reached for non-ASCII input.
 const UNICODE_JUNK = /[\p{White_Space}\p{Cc}\p{Cf}\p{Co}\p{Cs}\p{Cn}]/u;
-const UNICODE_NOT_LDH = /[^\p{L}\p{M}\p{Nd}\-]/u;
+const UNICODE_NOT_LDH = /[^\p{L}\p{M}\p{Nd}-]/u;
 
 /**
  * Normalises a hostname or refuses it with a short reason naming the rule it breaks.

@@ -1,12 +1,14 @@
 // The informer caches both halves of the process read from, and the ownership index the route
 // webhook consults, kept current from claim and grant events.
-import { KubeConfig, type KubernetesObject, type KubernetesListObject } from '@kubernetes/client-node';
+import type { KubeConfig} from '@kubernetes/client-node';
+import { type KubernetesObject, type KubernetesListObject } from '@kubernetes/client-node';
 import type { DomainClaim, Gateway, GatewayHostnameRequest, HostnameGrant, LoadBalancerConfiguration } from '../policy/api.js';
 import type { PlatformConfig } from '../policy/config.js';
 import { HostnameOwnershipIndex } from '../policy/ownership.js';
 import type { Logger } from './log.js';
 import { ObjectCache } from './kube/cache.js';
-import { KubeRest, paths } from './kube/rest.js';
+import type { KubeRest} from './kube/rest.js';
+import { paths } from './kube/rest.js';
 
 export interface Caches {
   requests: ObjectCache<GatewayHostnameRequest & KubernetesObject>;

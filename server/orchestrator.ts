@@ -2,7 +2,7 @@
 // elected leader also runs the reconciler. This module wires them; main.ts is the CLI around it.
 import type { FastifyInstance } from 'fastify';
 import type { Server as HttpsServer } from 'node:https';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import type { PlatformConfig } from '../policy/config.js';
 import { createCaches, type Caches } from './caches.js';
 import { KubeRest } from './kube/rest.js';

@@ -9,7 +9,8 @@
 import { randomBytes } from 'node:crypto';
 import forge from 'node-forge';
 import type { Logger } from './log.js';
-import { KubeRest, isAlreadyExists, isConflict, isNotFound, paths } from './kube/rest.js';
+import type { KubeRest} from './kube/rest.js';
+import { isAlreadyExists, isConflict, isNotFound, paths } from './kube/rest.js';
 
 export interface TlsBundle {
   caCert: string;

@@ -7,7 +7,8 @@ import { createHash } from 'node:crypto';
 import { API_VERSION, KIND_CLAIM, LABEL_APEX, LABEL_MANAGED_BY, MANAGED_BY, type DomainClaim } from '../../policy/api.js';
 import { claimNameFor, isWildcard, wildcardParent, isSameOrBelow } from '../../policy/hostname.js';
 import { wildcardClaimsCovering } from '../../policy/ownership.js';
-import { KubeRest, isAlreadyExists, isNotFound, paths } from '../kube/rest.js';
+import type { KubeRest} from '../kube/rest.js';
+import { isAlreadyExists, isNotFound, paths } from '../kube/rest.js';
 
 export interface ClaimHolder {
   namespace: string;

@@ -5,7 +5,8 @@
 import { createHash } from 'node:crypto';
 import { hostname as machineName } from 'node:os';
 import type { Logger } from '../log.js';
-import { KubeRest, isAlreadyExists, paths } from '../kube/rest.js';
+import type { KubeRest} from '../kube/rest.js';
+import { isAlreadyExists, paths } from '../kube/rest.js';
 
 export interface EventInput {
   namespace: string;

@@ -71,12 +71,12 @@ export function validateRouteHandler(state: AdmissionState): Handler {
     const namespace = request.namespace ?? '';
     const routeName = (request.object as { metadata?: { name?: string } }).metadata?.name ?? request.name ?? '';
     for (const hostname of check.hostnames) {
+      // The exact name first, then covering wildcards nearest first: the most specific claim decides.
       const candidates = [hostname, ...wildcardClaimsCovering(hostname)];
       const claims = await Promise.all(candidates.map((h) => state.claims.read(h)));
-      const ours = claims.some((c) => c && c.spec.requestRef.namespace === namespace);
-      if (ours) continue;
-      const holder = claims.find((c) => c !== undefined);
-      return routeNotGrantedDenial(request.kind.kind, routeName, namespace, hostname, holder?.spec.requestRef);
+      const decisive = claims.find((c) => c !== undefined);
+      if (decisive && decisive.spec.requestRef.namespace === namespace) continue;
+      return routeNotGrantedDenial(request.kind.kind, routeName, namespace, hostname, decisive?.spec.requestRef);
     }
     return allow(check.warnings);
   };

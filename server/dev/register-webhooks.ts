@@ -3,7 +3,8 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
-import { KubeRest, isNotFound, paths } from '../kube/rest.js';
+import type { KubeRest} from '../kube/rest.js';
+import { isNotFound, paths } from '../kube/rest.js';
 
 const WEBHOOKS_YAML = fileURLToPath(new URL('../../manifests/webhooks.yaml', import.meta.url));
 

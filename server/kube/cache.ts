@@ -1,6 +1,7 @@
 // An informer-backed object cache that keeps itself alive: the client library's ListWatch stops on
 // a watch error, so this restarts it with back-off and reports whether the first list has landed.
-import { KubeConfig, ListWatch, Watch, type KubernetesObject, type KubernetesListObject } from '@kubernetes/client-node';
+import type { KubeConfig} from '@kubernetes/client-node';
+import { ListWatch, Watch, type KubernetesObject, type KubernetesListObject } from '@kubernetes/client-node';
 import type { Logger } from '../log.js';
 
 export type CacheEvent = 'add' | 'update' | 'delete';

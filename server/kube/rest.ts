@@ -1,7 +1,7 @@
 // A thin REST client for the Kubernetes API: JSON in and out, one keep-alive agent, typed errors.
 // The generated client is awkward for patches, dry-run and server-side apply; this stays explicit.
 import https from 'node:https';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 
 export class KubeError extends Error {
   constructor(

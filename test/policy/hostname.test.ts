@@ -156,6 +156,7 @@ t.test('normaliseHostname refuses, naming the rule', async (t) => {
     t.equal(result.ok, false, `${why}: refused`);
     if (!result.ok) {
       t.match(result.reason, reason, `${why}: reason "${result.reason}"`);
+      // eslint-disable-next-line no-control-regex
       t.notMatch(result.reason, /[\u0000-\u001f\u007f]/, `${why}: reason has no control characters`);
     }
   }
