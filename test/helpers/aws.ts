@@ -3,6 +3,9 @@
 import { resetAws } from '../env/local-env.js';
 import { getEnv } from './env.js';
 
+// The SDK's notice that its 2027 releases need Node 22 would repeat in every test's output.
+process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
+
 export interface AwsClientConfig {
   endpoint: string;
   region: string;
