@@ -1,0 +1,363 @@
+// The reconciler's shell, running on the leader only: cache events and the periodic resync feed
+// the work queue; a worker gathers what the planner needs for one request (caches plus the
+// snapshot, filling its gaps with a few targeted reads), plans, applies, and plans again until
+// nothing is left to change, then asks to be polled if it waits on AWS.
+import type { DomainClaim, GatewayHostnameRequest, HostnameGrant } from '../policy/api.js';
+import { FINALIZER } from '../policy/api.js';
+import type { PlatformConfig } from '../policy/config.js';
+import { claimNameFor } from '../policy/hostname.js';
+import type { Caches } from '../server/caches.js';
+import type { Logger } from '../server/log.js';
+import { KubeRest, isNotFound, paths } from '../server/kube/rest.js';
+import { ClaimStore } from '../server/admission/claims.js';
+import { EventRecorder } from '../server/admission/events.js';
+import { Applier, NotYetError, WriteOverlay, errorText } from './apply.js';
+import { Route53Batcher } from './batch.js';
+import { Observer, type CertificateState, type LoadBalancerState } from './observe.js';
+import { gatewayAddress, grantNamespaces, planRequest, TAG_REQUEST_UID, type Plan, type PlanInput } from './plan.js';
+import { poolKeyOf } from './placement.js';
+import { PoolWriter } from './pool-writer.js';
+import type { AwsPorts } from './ports.js';
+import { WorkQueue } from './queue.js';
+
+export const REPORTING_CONTROLLER = 'gateway-orchestrator.io/reconciler';
+const CLAIM_KEY_PREFIX = 'claim:';
+
+export interface ReconcilerOptions {
+  config: PlatformConfig;
+  rest: KubeRest;
+  caches: Caches;
+  ports: AwsPorts;
+  log: Logger;
+  zoneNames: Map<string, string>;
+  /** Overrides config.reconcile.resyncSeconds (tests). */
+  resyncMs?: number;
+  batchWindowMs?: number;
+  /** Observer back-off tuning (tests). */
+  observer?: { describeBaseMs?: number; listenerBaseMs?: number; loadBalancerMinIntervalMs?: number };
+  /** Called after every plan (tests, debugging). */
+  onPlan?: (key: string, plan: Plan) => void;
+}
+
+export class Reconciler {
+  readonly observer: Observer;
+  readonly pool: PoolWriter;
+  private readonly queue: WorkQueue;
+  private readonly applier: Applier;
+  private readonly batcher: Route53Batcher;
+  private readonly events: EventRecorder;
+  private readonly claimStore: ClaimStore;
+  private readonly claimOverlay = new WriteOverlay<DomainClaim>();
+  private readonly grantOverlay = new WriteOverlay<HostnameGrant>();
+  private running = false;
+  private resyncTimer: NodeJS.Timeout | undefined;
+  private resyncing: Promise<void> | undefined;
+  private resyncCount = 0;
+  private readonly log: Logger;
+
+  constructor(private readonly o: ReconcilerOptions) {
+    const { config, rest, caches, ports } = o;
+    this.log = o.log;
+    this.observer = new Observer(ports, { ...o.observer, onZone: (z) => o.zoneNames.set(z.id, z.name) });
+    this.batcher = new Route53Batcher({
+      route53: ports.route53,
+      ...(o.batchWindowMs !== undefined ? { windowMs: o.batchWindowMs } : {}),
+      onApplied: (zoneId, changes) => this.observer.recordChangesApplied(zoneId, changes),
+    });
+    this.pool = new PoolWriter({
+      rest,
+      config,
+      log: o.log.child({ component: 'pool' }),
+      namespacesOf: (p) => {
+        const r = caches.requests.get(p.request, p.namespace);
+        return r && r.metadata.uid === p.requestUID ? grantNamespaces(r) : [p.namespace];
+      },
+      gatewayFromCache: (name) => caches.gateways.get(name, config.pool.namespace),
+      lbConfigFromCache: (name) => caches.lbConfigs.get(name, config.pool.namespace),
+    });
+    this.events = new EventRecorder(rest, o.log.child({ component: 'events' }), REPORTING_CONTROLLER);
+    this.claimStore = new ClaimStore(rest);
+    this.applier = new Applier({
+      rest,
+      config,
+      ports,
+      observer: this.observer,
+      batcher: this.batcher,
+      pool: this.pool,
+      claims: this.claimStore,
+      events: this.events,
+      log: o.log,
+      claimOverlay: this.claimOverlay,
+      grantOverlay: this.grantOverlay,
+    });
+    this.queue = new WorkQueue({
+      concurrency: config.reconcile.concurrency,
+      worker: (key) => (key.startsWith(CLAIM_KEY_PREFIX) ? this.reconcileClaim(key.slice(CLAIM_KEY_PREFIX.length)) : this.reconcile(key)),
+      onError: (key, err, retryInMs) => this.log.warn({ key, err: errorText(err), retryInMs }, 'reconcile failed; retrying with back-off'),
+    });
+    caches.requests.on((event, r) => {
+      if (!this.running) return;
+      const key = keyOf(r);
+      if (event === 'delete') this.queue.forget(key);
+      else this.queue.add(key);
+    });
+    const onPoolObject = (_: string, obj: { metadata?: { name?: string } }) => {
+      if (!this.running) return;
+      const g = this.pool.all.find((x) => x.name === obj.metadata?.name);
+      for (const p of g?.placements ?? []) this.queue.add(`${p.namespace}/${p.request}`);
+    };
+    caches.gateways.on(onPoolObject);
+    caches.lbConfigs.on(onPoolObject);
+    caches.claims.on((event, claim) => {
+      if (!this.running) return;
+      if (event !== 'delete') this.queue.add(CLAIM_KEY_PREFIX + (claim.metadata?.name ?? ''));
+      // A request waiting on this hostname (or whose claim vanished) gets another look.
+      for (const r of caches.requests.list()) if (r.spec.hostname === claim.spec.hostname) this.queue.add(keyOf(r));
+    });
+  }
+
+  /** Starts work (leadership gained): rebuild the pool from the cluster, read AWS, enqueue all. */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.pool.load(this.o.caches.lbConfigs.list(this.o.config.pool.namespace));
+    void this.resync();
+  }
+
+  /** Stops work (leadership lost or shutdown); waits for running workers. */
+  async stop(): Promise<void> {
+    this.running = false;
+    if (this.resyncTimer) clearTimeout(this.resyncTimer);
+    this.resyncTimer = undefined;
+    await this.queue.stop();
+    await this.resyncing?.catch(() => undefined);
+    await this.batcher.drain();
+    await this.events.drain();
+  }
+
+  get resyncs(): number {
+    return this.resyncCount;
+  }
+
+  /** Waits until queued work is done (tests). */
+  idle(): Promise<void> {
+    return this.queue.idle();
+  }
+
+  /** The periodic full pass: refresh the snapshot, repair the pool objects, enqueue everything. */
+  resync(): Promise<void> {
+    if (this.resyncing) return this.resyncing;
+    this.resyncing = this.doResync().finally(() => {
+      this.resyncing = undefined;
+      if (this.running) {
+        const ms = this.o.resyncMs ?? this.o.config.reconcile.resyncSeconds * 1000;
+        if (this.resyncTimer) clearTimeout(this.resyncTimer);
+        this.resyncTimer = setTimeout(() => void this.resync(), ms);
+        this.resyncTimer.unref();
+      }
+    });
+    return this.resyncing;
+  }
+
+  private async doResync(): Promise<void> {
+    const { caches, config } = this.o;
+    const requests = caches.requests.list();
+    const zoneIds = new Set(requests.map((r) => r.spec.zoneId).filter(Boolean));
+    const lbDns = new Set<string>();
+    for (const g of this.pool.all) {
+      const address = gatewayAddress(this.pool.gateway(g.name));
+      if (address) lbDns.add(address);
+    }
+    try {
+      await this.observer.refresh({ zoneIds, loadBalancerDnsNames: lbDns });
+      this.resyncCount++;
+    } catch (err) {
+      this.log.warn({ err: errorText(err) }, 'resync could not read AWS; retrying soon');
+      if (this.running) setTimeout(() => void this.resync(), 5_000).unref();
+      return;
+    }
+    if (!this.running) return;
+    for (const g of this.pool.all) await this.pool.ensure(g.name).catch((err: unknown) => this.log.warn({ gateway: g.name, err: errorText(err) }, 'pool object repair failed'));
+    for (const r of requests) this.queue.add(keyOf(r));
+    for (const c of caches.claims.list()) this.queue.add(CLAIM_KEY_PREFIX + (c.metadata?.name ?? ''));
+    this.log.debug({ requests: requests.length, zones: zoneIds.size, gateways: this.pool.all.length, pool: config.pool.namespace }, 'resync');
+  }
+
+  // ---- One request -------------------------------------------------------------------------------
+
+  private async reconcile(key: string): Promise<{ requeueAfterMs?: number }> {
+    const [ns, name] = key.split('/') as [string, string];
+    let request: GatewayHostnameRequest | undefined = this.o.caches.requests.get(name, ns);
+    if (!request) return {};
+    for (let step = 0; step < 12; step++) {
+      if (!this.running) return {};
+      const input = await this.gather(request);
+      const plan = planRequest(input);
+      this.o.onPlan?.(key, plan);
+      let outcome;
+      try {
+        outcome = await this.applier.apply(request, plan);
+      } catch (err) {
+        if (err instanceof NotYetError) return { requeueAfterMs: err.retryAfterMs };
+        throw err;
+      }
+      if (outcome.finalizerRemoved) return {};
+      if (plan.changes.length === 0) return this.waitFor(plan, input);
+      // Plan again on what we just wrote: the snapshot is written through, the request is fresh.
+      const cached = this.o.caches.requests.get(name, ns);
+      request = newest(outcome.request, newest(cached, request));
+      if (!request) return {};
+    }
+    return { requeueAfterMs: 1_000 };
+  }
+
+  private waitFor(plan: Plan, input: PlanInput): { requeueAfterMs?: number } {
+    const arn = input.certificate?.arn;
+    switch (plan.wait) {
+      case 'certificate':
+      case 'validation-records':
+      case 'certificate-in-use':
+        return { requeueAfterMs: Math.max(500, arn ? this.observer.describeDueInMs(arn) : 2_000) };
+      case 'listener':
+        return { requeueAfterMs: Math.max(500, input.loadBalancer ? this.observer.listenerDueInMs(input.loadBalancer) : 2_000) };
+      case 'gateway':
+      case 'load-balancer':
+        return { requeueAfterMs: 5_000 };
+      case 'claim':
+        return { requeueAfterMs: 2_000 };
+      default:
+        return {};
+    }
+  }
+
+  /** What the planner needs for one request. No AWS call before the claim is known to be ours. */
+  private async gather(request: GatewayHostnameRequest): Promise<PlanInput> {
+    const { config, caches } = this.o;
+    const hostname = request.spec.hostname;
+    const uid = request.metadata.uid ?? '';
+    const ns = request.metadata.namespace ?? '';
+    const name = request.metadata.name ?? '';
+    const deleting = !!request.metadata.deletionTimestamp;
+    const claim = await this.claimOf(hostname);
+    const placement = this.pool.find(uid);
+    const gatewayName = placement?.gateway ?? request.status?.assignedGateway?.name;
+    const gateway = gatewayName ? this.pool.gateway(gatewayName) : undefined;
+    const lbConfig = gatewayName ? this.pool.lbConfig(gatewayName) : undefined;
+    const input: PlanInput = {
+      request,
+      config,
+      now: new Date(),
+      claim,
+      grants: this.grantsOf(ns, name),
+      zone: undefined,
+      certificate: undefined,
+      poolKey: poolKeyOf(request, config.defaults),
+      placement,
+      gateway,
+      lbConfig,
+      loadBalancer: undefined,
+      validationNamesInUse: deleting ? this.validationNamesInUse(uid) : new Set(),
+    };
+    const ours = claim && claim.spec.requestRef.namespace === ns && claim.spec.requestRef.name === name;
+    if (deleting && !(request.metadata.finalizers ?? []).includes(FINALIZER)) return input;
+    if (!ours && (claim || !deleting)) return input;
+
+    const zone = await this.observer.ensureZone(request.spec.zoneId);
+    input.zone = zone;
+    if (!zone.zone) return input;
+
+    input.certificate = await this.certificateOf(request, placement?.entry.certificateArn, deleting && !placement);
+    const address = gatewayAddress(gateway);
+    const lb: LoadBalancerState | undefined = address ? await this.observer.ensureLoadBalancer(address) : undefined;
+    input.loadBalancer = lb;
+    const arn = input.certificate?.arn;
+    if (lb && arn) {
+      if (deleting && !placement) await this.observer.pollListener(lb, (certs) => !certs.has(arn));
+      else if (placement && placement.entry.certificateArn === arn && lbConfig) await this.observer.pollListener(lb, (certs) => certs.has(arn));
+    }
+    return input;
+  }
+
+  /** The request's certificate: by status, by placement, else by its tags; detail as needed. */
+  private async certificateOf(request: GatewayHostnameRequest, placedArn: string | undefined, needInUse: boolean): Promise<CertificateState | undefined> {
+    const hostname = request.spec.hostname;
+    const uid = request.metadata.uid ?? '';
+    let found: CertificateState | undefined;
+    for (const arn of [request.status?.certificateArn, placedArn]) {
+      if (!arn) continue;
+      const c = await this.observer.ensureCertificate(arn);
+      if (c && c.domainName === hostname && (!c.tags || c.tags[TAG_REQUEST_UID] === uid)) {
+        found = c;
+        break;
+      }
+    }
+    found ??= await this.observer.findCertificateByTags(hostname, TAG_REQUEST_UID, uid);
+    if (!found) return undefined;
+    return this.observer.ensureCertificateDetail(found.arn, { needInUse });
+  }
+
+  private async claimOf(hostname: string): Promise<DomainClaim | undefined> {
+    const name = claimNameFor(hostname);
+    const written = this.claimOverlay.get(name);
+    const cached = this.o.caches.claims.get(name);
+    if (written === null) return undefined;
+    const best = newest(written ?? undefined, cached);
+    if (best) return best;
+    // Not in the cache: the webhook may have created it a moment ago. Ask the API server.
+    return this.claimStore.read(hostname);
+  }
+
+  private grantsOf(ns: string, name: string): HostnameGrant[] {
+    const byName = new Map<string, HostnameGrant>();
+    for (const g of this.o.caches.grants.list()) if (g.metadata.name) byName.set(g.metadata.name, g);
+    for (const [n, g] of this.grantOverlay.values()) {
+      if (g === null) byName.delete(n);
+      else byName.set(n, newest(g, byName.get(n))!);
+    }
+    return [...byName.values()].filter((g) => g.spec.requestRef?.namespace === ns && g.spec.requestRef.name === name);
+  }
+
+  private validationNamesInUse(exceptUid: string): Set<string> {
+    const names = new Set<string>();
+    for (const r of this.o.caches.requests.list()) {
+      if (r.metadata.uid === exceptUid || r.metadata.deletionTimestamp) continue;
+      for (const v of r.status?.validationRecords ?? []) names.add(v.name);
+    }
+    return names;
+  }
+
+  // ---- Orphan claims ------------------------------------------------------------------------------
+
+  /**
+   * A claim whose request never came to exist (the webhook claimed, then the create failed later
+   * in admission) is released after the grace period. Claims of existing requests are left alone.
+   */
+  private async reconcileClaim(claimName: string): Promise<{ requeueAfterMs?: number }> {
+    const claim = this.o.caches.claims.get(claimName);
+    if (!claim) return {};
+    const ref = claim.spec.requestRef;
+    if (this.o.caches.requests.get(ref.name, ref.namespace)) return {};
+    const graceMs = this.o.config.reconcile.claimGraceSeconds * 1000;
+    const age = Date.now() - Date.parse(claim.metadata.creationTimestamp ?? '');
+    if (!(age >= graceMs)) return { requeueAfterMs: Math.max(500, graceMs - (Number.isFinite(age) ? age : 0)) };
+    try {
+      await this.o.rest.get(paths.requests(ref.namespace, ref.name));
+      return {}; // exists after all (the cache lags)
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+    const released = await this.claimStore.release(claim.spec.hostname, ref.namespace, ref.name);
+    if (released) this.log.info({ hostname: claim.spec.hostname, request: `${ref.namespace}/${ref.name}` }, 'released orphan claim');
+    return {};
+  }
+}
+
+function keyOf(r: { metadata?: { namespace?: string; name?: string } }): string {
+  return `${r.metadata?.namespace ?? ''}/${r.metadata?.name ?? ''}`;
+}
+
+function newest<T extends { metadata?: { resourceVersion?: string } }>(a: T | undefined, b: T | undefined): T | undefined {
+  if (!a) return b;
+  if (!b) return a;
+  return Number(b.metadata?.resourceVersion ?? 0) > Number(a.metadata?.resourceVersion ?? 0) ? b : a;
+}
