@@ -1,5 +1,5 @@
 // CLI for the AWS Load Balancer Controller stand-in (local environment and tests only):
-//   tsx test/lbc-standin/main.ts [--interval-ms 1000] [--gateway-class NAME ...] [--controller-name NAME]
+//   tsx test/lbc-standin/main.ts [--interval-ms 1000] [--gateway-class NAME ...] [--controller-name NAME] [--namespace NS]
 // Kubernetes from KUBECONFIG (or the default chain); AWS from AWS_ENDPOINT_URL (moto; required,
 // the stand-in refuses to touch real AWS), AWS_REGION (default eu-central-1) and the usual
 // credential variables. LBC_STANDIN_AWS_ENDPOINT overrides the endpoint, so the stand-in can
@@ -15,6 +15,7 @@ const { values } = parseArgs({
     'interval-ms': { type: 'string', default: '1000' },
     'gateway-class': { type: 'string', multiple: true, default: [] },
     'controller-name': { type: 'string' },
+    namespace: { type: 'string' },
   },
 });
 
@@ -37,6 +38,7 @@ const standIn = new AwsLoadBalancerControllerStandIn({
   aws: { region: process.env['AWS_REGION'] ?? 'eu-central-1', endpoint },
   gatewayClassNames: values['gateway-class'] ?? [],
   ...(values['controller-name'] ? { controllerName: values['controller-name'] } : {}),
+  ...(values.namespace ? { namespace: values.namespace } : {}),
   intervalMs,
 });
 

@@ -27,6 +27,8 @@ export interface StandInOptions {
   controllerName?: string;
   /** GatewayClass names served even without a GatewayClass object. */
   gatewayClassNames?: string[];
+  /** Serve only this namespace's Gateways and ALBs (like the controller's --watch-namespace); default all. */
+  namespace?: string;
   /** Pause between passes; default 1000 ms. */
   intervalMs?: number;
   log?: Logger;
@@ -120,6 +122,7 @@ export class AwsLoadBalancerControllerStandIn {
   private readonly api: CustomObjectsApi;
   private readonly controllerName: string;
   private readonly classNames: ReadonlySet<string>;
+  private readonly namespace: string | undefined;
   private readonly intervalMs: number;
   private readonly log: Logger;
   private readonly now: () => Date;
@@ -132,6 +135,7 @@ export class AwsLoadBalancerControllerStandIn {
     this.api = options.kubeConfig.makeApiClient(CustomObjectsApi);
     this.controllerName = options.controllerName ?? ALB_CONTROLLER_NAME;
     this.classNames = new Set(options.gatewayClassNames ?? []);
+    this.namespace = options.namespace;
     this.intervalMs = options.intervalMs ?? 1000;
     this.log = (options.log ?? rootLog).child({ component: 'lbc-standin' });
     this.now = options.now ?? (() => new Date());
@@ -167,7 +171,7 @@ export class AwsLoadBalancerControllerStandIn {
     const configurations = new Map(
       (await this.listAll<LoadBalancerConfiguration>(LBC_GROUP, LBC_VERSION, LBC_PLURAL)).map((c) => [key(c.metadata.namespace ?? '', c.metadata.name), c]),
     );
-    const owned = await this.aws.listOwnedLoadBalancers();
+    const owned = (await this.aws.listOwnedLoadBalancers()).filter((lb) => !this.namespace || lb.gateway.namespace === this.namespace);
     const ownedByGateway = new Map<string, OwnedLoadBalancer[]>();
     for (const lb of owned) {
       const k = key(lb.gateway.namespace, lb.gateway.name);
@@ -264,14 +268,19 @@ export class AwsLoadBalancerControllerStandIn {
     return served;
   }
 
-  /** Every object of a kind, all namespaces; none when the CRD is not installed. */
+  /** Every object of a kind (in the served namespace, or all); none when the CRD is not installed. */
   private async listAll<T>(group: string, version: string, plural: string, clusterScoped = false): Promise<T[]> {
     const items: T[] = [];
     let _continue: string | undefined;
     try {
       do {
         const params = { group, version, plural, limit: 500, ...(_continue ? { _continue } : {}) };
-        const page = (await (clusterScoped ? this.api.listClusterCustomObject(params) : this.api.listCustomObjectForAllNamespaces(params))) as {
+        const request = clusterScoped
+          ? this.api.listClusterCustomObject(params)
+          : this.namespace
+            ? this.api.listNamespacedCustomObject({ ...params, namespace: this.namespace })
+            : this.api.listCustomObjectForAllNamespaces(params);
+        const page = (await request) as {
           items?: T[];
           metadata?: { continue?: string };
         };
