@@ -89,7 +89,7 @@ export async function startLocalOrchestrator(
     webhook: { host: '127.0.0.1', port: 0, metricsPort: 0, ipAddresses: ['127.0.0.1'], dnsNames: ['localhost'], ...options.webhook },
   });
   await registerLocalWebhooks(rest, `https://127.0.0.1:${orchestrator.port}`, orchestrator.tls.caBundle(), config.pool.namespace);
-  await waitForWebhooks(rest);
+  await waitForWebhooks(rest, orchestrator.port);
   return {
     ...orchestrator,
     config,
@@ -101,25 +101,34 @@ export async function startLocalOrchestrator(
 }
 
 /**
- * The API server picks up new webhook configurations through its own informer; a dry-run create
- * of a request answered by our mutating webhook shows they are live.
+ * The API server picks up new webhook configurations through its own informers (one per kind), so
+ * both must show: a dry-run create answered by our mutating webhook (hostname normalised) and one
+ * denied by our validating webhook (a domain outside the allowlist).
  */
-async function waitForWebhooks(rest: KubeRest): Promise<void> {
+async function waitForWebhooks(rest: KubeRest, port: number): Promise<void> {
   const deadline = Date.now() + 15_000;
-  const probe = {
+  const probe = (hostname: string) => ({
     apiVersion: 'gateway-orchestrator.io/v1alpha1',
     kind: 'GatewayHostnameRequest',
-    metadata: { name: 'webhook-probe', namespace: 'default' },
-    spec: { hostname: 'WEBHOOK-PROBE.opendi.com', zoneId: 'ZPROBE' },
-  };
+    metadata: { name: 'webhook-probe', namespace: 'default', annotations: { 'gateway-orchestrator.io/probe-port': String(port) } },
+    spec: { hostname, zoneId: 'ZPROBE' },
+  });
+  let mutating = false;
+  let validating = false;
   for (;;) {
-    try {
-      const created = await rest.create<{ spec: { hostname: string } }>(paths.requests('default'), probe, { dryRun: true });
-      if (created.spec.hostname === 'webhook-probe.opendi.com') return;
-    } catch {
-      // denied or not reachable yet
+    if (!mutating) {
+      const created = await rest.create<{ spec: { hostname: string } }>(paths.requests('default'), probe('WEBHOOK-PROBE.opendi.com'), { dryRun: true }).catch(() => undefined);
+      mutating = created?.spec.hostname === 'webhook-probe.opendi.com';
     }
-    if (Date.now() > deadline) throw new Error('webhooks registered but the API server does not call them (15s)');
+    if (!validating) {
+      const denied = await rest.create(paths.requests('default'), probe('webhook-probe.not-allowlisted.invalid'), { dryRun: true }).then(
+        () => false,
+        (err: unknown) => String(err).includes('Allowed domains'),
+      );
+      validating = denied;
+    }
+    if (mutating && validating) return;
+    if (Date.now() > deadline) throw new Error(`webhooks registered but the API server does not call them yet (mutating ${mutating}, validating ${validating})`);
     await new Promise((r) => setTimeout(r, 200));
   }
 }
