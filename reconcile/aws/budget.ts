@@ -269,6 +269,8 @@ export interface ServiceBudget {
   bucket: TokenBucket;
   retry: RetryOptions;
   clock: Clock;
+  /** False for clients that only inspect AWS in tests, so they stay out of the call counters. */
+  counted: boolean;
 }
 
 export interface BudgetOptions {
@@ -276,12 +278,14 @@ export interface BudgetOptions {
   retry?: Partial<RetryOptions>;
   /** Tokens saved up at most; default one second's worth of the rate (at least 1). */
   burst?: number;
+  /** Count calls in the metrics (default true). */
+  counted?: boolean;
 }
 
 export function createServiceBudget(service: AwsService, ratePerSecond: number, options: BudgetOptions = {}): ServiceBudget {
   const clock = options.clock ?? systemClock;
   const burst = options.burst ?? Math.max(1, Math.ceil(ratePerSecond));
-  return { service, bucket: new TokenBucket(ratePerSecond, burst, clock), retry: { ...DEFAULT_RETRY, ...options.retry }, clock };
+  return { service, bucket: new TokenBucket(ratePerSecond, burst, clock), retry: { ...DEFAULT_RETRY, ...options.retry }, clock, counted: options.counted ?? true };
 }
 
 /**
@@ -289,19 +293,21 @@ export function createServiceBudget(service: AwsService, ratePerSecond: number, 
  * jitter on throttling and transient errors, every attempt counted. The last error surfaces.
  */
 export async function callWithBudget<T>(budget: ServiceBudget, operation: string, attempt: () => Promise<T>): Promise<T> {
-  const { service, retry } = budget;
+  const { service, retry, counted } = budget;
   const mutating = String(isMutating(service, operation));
   for (let n = 1; ; n++) {
     const waited = await budget.bucket.take();
-    if (waited > 0) budgetWaitTotal.inc({ service }, waited / 1000);
+    if (waited > 0 && counted) budgetWaitTotal.inc({ service }, waited / 1000);
     try {
       const result = await attempt();
-      callsTotal.inc({ service, operation, outcome: 'success', mutating });
+      if (counted) callsTotal.inc({ service, operation, outcome: 'success', mutating });
       return result;
     } catch (err) {
       const kind = classifyAwsError(err);
-      callsTotal.inc({ service, operation, outcome: kind === 'throttled' ? 'throttled' : 'error', mutating });
-      if (kind === 'throttled') throttlesTotal.inc({ service, operation });
+      if (counted) {
+        callsTotal.inc({ service, operation, outcome: kind === 'throttled' ? 'throttled' : 'error', mutating });
+        if (kind === 'throttled') throttlesTotal.inc({ service, operation });
+      }
       if (kind === 'fatal' || n >= retry.maxAttempts) throw err;
       const delay = backoffDelayMs(n - 1, retry);
       log.debug({ service, operation, attempt: n, kind, delayMs: delay, error: (err as Error).name }, 'retrying AWS call');

@@ -23,6 +23,11 @@ export interface AwsPortsOptions {
   /** Per-attempt limits; a hung connection becomes a retried transient error. */
   connectionTimeoutMs?: number;
   requestTimeoutMs?: number;
+  /**
+   * False for ports that only inspect AWS (tests checking moto), so their calls stay out of the
+   * call counters that prove "zero mutating calls". Default true.
+   */
+  countCalls?: boolean;
 }
 
 export interface AwsClients {
@@ -39,9 +44,18 @@ export function createAwsClients(aws: PlatformConfig['aws'], options: AwsPortsOp
     ...(aws.endpoint ? { endpoint: aws.endpoint } : {}),
     // Retries live in the budget middleware, so every attempt is limited and counted once.
     maxAttempts: 1,
-    requestHandler: { connectionTimeout: options.connectionTimeoutMs ?? 5_000, requestTimeout: options.requestTimeoutMs ?? 30_000 },
+    // Without throwOnRequestTimeout the handler only logs a warning and keeps waiting.
+    requestHandler: {
+      connectionTimeout: options.connectionTimeoutMs ?? 5_000,
+      requestTimeout: options.requestTimeoutMs ?? 30_000,
+      throwOnRequestTimeout: true,
+    },
   };
-  const budgetOptions = { ...(options.clock ? { clock: options.clock } : {}), ...(options.retry ? { retry: options.retry } : {}) };
+  const budgetOptions = {
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.retry ? { retry: options.retry } : {}),
+    counted: options.countCalls ?? true,
+  };
   const budgets = {
     acm: createServiceBudget('acm', aws.rates.acm, budgetOptions),
     route53: createServiceBudget('route53', aws.rates.route53, budgetOptions),

@@ -51,7 +51,15 @@ async function scriptedAws(script: Record<string, Answer[]>) {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return { endpoint, hits, close: () => new Promise((resolve) => server.close(resolve)) };
+  return {
+    endpoint,
+    hits,
+    close: () =>
+      new Promise((resolve) => {
+        server.close(resolve);
+        server.closeAllConnections();
+      }),
+  };
 }
 
 const fastRetry = { baseDelayMs: 1, maxDelayMs: 5 };
@@ -117,4 +125,26 @@ t.test('the configured rate holds on the real clients', async (t) => {
   const elapsed = Date.now() - start;
   // Burst of 10, then 5 more at 10/s: at least ~500 ms.
   t.ok(elapsed >= 450, `15 reads at 10/s with burst 10 took ${elapsed} ms`);
+});
+
+t.test('a hung request times out and is retried as a transient error', async (t) => {
+  const hang: Answer = () => undefined; // never answers
+  const aws = await scriptedAws({ route53: [hang, emptyRecords] });
+  t.teardown(aws.close);
+  const ports = createAwsPorts({ region: 'eu-central-1', endpoint: aws.endpoint, rates: { route53: 100, acm: 100, elbv2: 100 } }, { retry: fastRetry, requestTimeoutMs: 300 });
+  const before = await awsCallCounts();
+  t.same(await ports.route53.listRecords('Z1'), []);
+  t.equal(aws.hits['route53'], 2);
+  t.match(diffAwsCallCounts(before, await awsCallCounts()).byOperation['route53.ListResourceRecordSets'], { error: 1, success: 1 });
+});
+
+t.test('ports made with countCalls: false stay out of the counters', async (t) => {
+  const aws = await scriptedAws({ route53: [emptyRecords] });
+  t.teardown(aws.close);
+  const ports = createAwsPorts({ region: 'eu-central-1', endpoint: aws.endpoint, rates: { route53: 100, acm: 100, elbv2: 100 } }, { countCalls: false });
+  const before = await awsCallCounts();
+  await ports.route53.listRecords('Z1');
+  const diff = diffAwsCallCounts(before, await awsCallCounts());
+  t.equal(diff.read + diff.mutating, 0);
+  t.equal(aws.hits['route53'], 1);
 });

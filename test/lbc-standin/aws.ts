@@ -97,6 +97,7 @@ export class StandInAws {
       region: config.region,
       ...(config.endpoint ? { endpoint: config.endpoint } : {}),
       ...(config.credentials ? { credentials: config.credentials } : {}),
+      requestHandler: { connectionTimeout: 5_000, requestTimeout: 30_000, throwOnRequestTimeout: true },
     };
     this.ec2 = new EC2Client(common);
     this.elbv2 = new ElasticLoadBalancingV2Client(common);
