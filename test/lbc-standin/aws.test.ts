@@ -95,13 +95,16 @@ t.test('the HTTPS:443 listener carries exactly the configured certificates', asy
 
 t.test('a certificate that is not ISSUED is refused and the listener stays as it was', async (t) => {
   const [issued] = (await issuedCertificates(1)) as [string];
-  const pending = await ports.acm.requestCertificate({ domainName: `p${unique()}.standin-test.example`, idempotencyToken: unique(), tags: {} });
+  // moto issues every requested certificate after MOTO_ACM_VALIDATION_WAIT, so one cannot be held
+  // in PENDING_VALIDATION for a test; a deleted certificate takes the same refusal path.
+  const refused = await ports.acm.requestCertificate({ domainName: `p${unique()}.standin-test.example`, idempotencyToken: unique(), tags: {} });
+  await ports.acm.deleteCertificate(refused);
   const gateway = { namespace: 'standin-test', name: `gw-${unique()}` };
   const lb = await lbc.ensureLoadBalancer({ gateway, name: loadBalancerNameFor(gateway.namespace, gateway.name), scheme: 'internal', ipAddressType: 'ipv4' }, undefined);
   t.teardown(() => lbc.deleteLoadBalancer(lb.arn));
   const listener = await lbc.syncHttpsListener(lb.arn, { defaultCertificate: issued, certificates: [] });
-  // moto would attach a PENDING_VALIDATION certificate; real ELBv2 refuses it, so must we.
-  await t.rejects(lbc.syncHttpsListener(lb.arn, { defaultCertificate: issued, certificates: [pending] }), CertificateNotReadyError);
+  // moto would attach a certificate that is not ISSUED (even a deleted one); real ELBv2 refuses it, so must we.
+  await t.rejects(lbc.syncHttpsListener(lb.arn, { defaultCertificate: issued, certificates: [refused] }), new CertificateNotReadyError(refused, 'NOT_FOUND'));
   t.same(await ports.elbv2.describeListenerCertificates(listener!), [issued]);
 });
 

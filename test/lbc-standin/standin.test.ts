@@ -92,7 +92,11 @@ t.teardown(async () => {
 
 t.test('a Gateway gets its ALB, listener certificates and status, and follows its LoadBalancerConfiguration', async (t) => {
   const [c1, c2, c3] = (await issuedCertificates(3)) as [string, string, string];
-  const pending = await ports.acm.requestCertificate({ domainName: `p${unique()}.standin-test.example`, idempotencyToken: unique(), tags: {} });
+  // A certificate ELBv2 refuses. moto issues every requested certificate after a fixed wait
+  // (MOTO_ACM_VALIDATION_WAIT), so one cannot be held in PENDING_VALIDATION for the test; a
+  // deleted one takes the same path (the stand-in accepts only ISSUED certificates).
+  const refused = await ports.acm.requestCertificate({ domainName: `p${unique()}.standin-test.example`, idempotencyToken: unique(), tags: {} });
+  await ports.acm.deleteCertificate(refused);
   await applyYaml([configuration('cfg-01', c1, [c2]), gateway('gw-01', albClass, 'cfg-01'), gateway('gw-other', otherClass, 'cfg-01')]);
 
   const standIn = newStandIn();
@@ -125,12 +129,12 @@ t.test('a Gateway gets its ALB, listener certificates and status, and follows it
   });
 
   // A certificate ELBv2 would refuse stalls the whole listener, as with the real controller.
-  await applyYaml(configuration('cfg-01', c2, [c3, pending]));
+  await applyYaml(configuration('cfg-01', c2, [c3, refused]));
   const stalled = await waitFor(async () => {
     const gw = await getGateway('gw-01');
     return condition(gw, 'Programmed')?.status === 'False' ? gw : undefined;
-  }, { description: 'gw-01 Programmed=False for a pending certificate' });
-  t.match(condition(stalled, 'Programmed'), { reason: 'Pending', message: new RegExp(pending.replace(/[/.]/g, '\\$&')) });
+  }, { description: 'gw-01 Programmed=False for a certificate ELBv2 refuses' });
+  t.match(condition(stalled, 'Programmed'), { reason: 'Pending', message: new RegExp(refused.replace(/[/.]/g, '\\$&')) });
   t.same(await listenerCertificates(dnsName), [c2, c3].sort(), 'the listener keeps what it had');
   t.equal(stalled.status?.addresses?.[0]?.value, dnsName, 'the address stays');
 
