@@ -35,6 +35,7 @@ export interface ZoneState {
   /** undefined: Route53 does not know the zone. */
   zone: HostedZone | undefined;
   records: Map<string, RecordSet>;
+  loadedAt: number;
 }
 
 export interface LoadBalancerState {
@@ -140,7 +141,7 @@ export class Observer implements SnapshotView {
   private async loadZone(zoneId: string): Promise<ZoneState> {
     const writes = this.zoneWrites.get(zoneId) ?? 0;
     const zone = await this.ports.route53.getHostedZone(zoneId);
-    const state: ZoneState = { id: zoneId, zone, records: new Map() };
+    const state: ZoneState = { id: zoneId, zone, records: new Map(), loadedAt: this.now() };
     if (zone) {
       this.options.onZone?.(zone);
       for (const r of await this.ports.route53.listRecords(zoneId)) state.records.set(recordKey(r.name, r.type), r);
@@ -185,6 +186,27 @@ export class Observer implements SnapshotView {
       this.zoneLoads.set(zoneId, loading);
     }
     return loading;
+  }
+
+  /**
+   * Re-reads a zone unless it was read within `maxAgeMs`; concurrent callers share one read.
+   * Used before CREATEing records at a name the snapshot shows free: the resync may be minutes
+   * old and someone else may have written there since.
+   */
+  async freshZone(zoneId: string, maxAgeMs: number): Promise<ZoneState> {
+    const known = this.zones.get(zoneId);
+    if (known && this.now() - known.loadedAt <= maxAgeMs) return known;
+    let loading = this.zoneLoads.get(zoneId);
+    if (!loading) {
+      loading = this.loadZone(zoneId).finally(() => this.zoneLoads.delete(zoneId));
+      this.zoneLoads.set(zoneId, loading);
+    }
+    return loading;
+  }
+
+  zoneAgeMs(zoneId: string): number {
+    const known = this.zones.get(zoneId);
+    return known ? this.now() - known.loadedAt : Infinity;
   }
 
   /** A certificate by ARN: from the snapshot, else asked once (and "not found" remembered briefly). */

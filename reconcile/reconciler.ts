@@ -33,6 +33,8 @@ export interface ReconcilerOptions {
   /** Overrides config.reconcile.resyncSeconds (tests). */
   resyncMs?: number;
   batchWindowMs?: number;
+  /** A zone read longer ago than this is re-read before records are CREATEd in it. */
+  zoneFreshMs?: number;
   /** Observer back-off tuning (tests). */
   observer?: { describeBaseMs?: number; listenerBaseMs?: number; loadBalancerMinIntervalMs?: number };
   /** Called after every plan (tests, debugging). */
@@ -54,10 +56,12 @@ export class Reconciler {
   private resyncing: Promise<void> | undefined;
   private resyncCount = 0;
   private readonly log: Logger;
+  private readonly zoneFreshMs: number;
 
   constructor(private readonly o: ReconcilerOptions) {
     const { config, rest, caches, ports } = o;
     this.log = o.log;
+    this.zoneFreshMs = o.zoneFreshMs ?? 10_000;
     this.observer = new Observer(ports, { ...o.observer, onZone: (z) => o.zoneNames.set(z.id, z.name) });
     this.batcher = new Route53Batcher({
       route53: ports.route53,
@@ -189,16 +193,25 @@ export class Reconciler {
     const [ns, name] = key.split('/') as [string, string];
     let request: GatewayHostnameRequest | undefined = this.o.caches.requests.get(name, ns);
     if (!request) return {};
+    let zoneReread = false;
     for (let step = 0; step < 12; step++) {
       if (!this.running) return {};
       const input = await this.gather(request);
       const plan = planRequest(input);
+      // About to CREATE at a name the snapshot shows free: make sure the zone is recent first.
+      if (!zoneReread && creates(plan) && this.observer.zoneAgeMs(request.spec.zoneId) > this.zoneFreshMs) {
+        zoneReread = true;
+        await this.observer.freshZone(request.spec.zoneId, this.zoneFreshMs);
+        continue;
+      }
       this.o.onPlan?.(key, plan);
       let outcome;
       try {
         outcome = await this.applier.apply(request, plan);
       } catch (err) {
         if (err instanceof NotYetError) return { requeueAfterMs: err.retryAfterMs };
+        // A refused change batch may mean the zone holds what our snapshot does not: re-read it.
+        if (plan.changes.some((c) => c.kind === 'changeRecords')) this.observer.forgetZone(request.spec.zoneId);
         throw err;
       }
       if (outcome.finalizerRemoved) return {};
@@ -350,6 +363,11 @@ export class Reconciler {
     if (released) this.log.info({ hostname: claim.spec.hostname, request: `${ref.namespace}/${ref.name}` }, 'released orphan claim');
     return {};
   }
+}
+
+/** The plan creates DNS records (a name it believes free). */
+function creates(plan: Plan): boolean {
+  return plan.changes.some((c) => c.kind === 'changeRecords' && c.changes.some((r) => r.action === 'CREATE'));
 }
 
 function keyOf(r: { metadata?: { namespace?: string; name?: string } }): string {
