@@ -49,6 +49,7 @@ export class WorkQueue {
   private readonly dirty = new Set<string>();
   private readonly delayed = new Map<string, { due: number; handle: unknown }>();
   private readonly failures = new Map<string, number>();
+  private readonly backoffUntil = new Map<string, number>();
   private readonly idleWaiters: Array<() => void> = [];
   private active = 0;
   private stopped = false;
@@ -67,6 +68,12 @@ export class WorkQueue {
   /** Process `key` as soon as a worker is free (once, however often it is added meanwhile). */
   add(key: string): void {
     if (this.stopped) return;
+    // A failing key waits out its back-off, however many events arrive for it meanwhile.
+    const until = this.backoffUntil.get(key);
+    if (until !== undefined && until > this.timers.now() && !this.running.has(key)) {
+      this.addAfter(key, until - this.timers.now());
+      return;
+    }
     const timer = this.delayed.get(key);
     if (timer) {
       this.timers.clearTimeout(timer.handle);
@@ -85,7 +92,10 @@ export class WorkQueue {
   /** Process `key` after `ms`; an earlier pending time wins. */
   addAfter(key: string, ms: number): void {
     if (this.stopped) return;
-    if (ms <= 0) return this.add(key);
+    if (ms <= 0) {
+      this.backoffUntil.delete(key);
+      return this.add(key);
+    }
     if (this.queued.has(key)) return;
     const due = this.timers.now() + ms;
     const existing = this.delayed.get(key);
@@ -93,6 +103,7 @@ export class WorkQueue {
     if (existing) this.timers.clearTimeout(existing.handle);
     const handle = this.timers.setTimeout(() => {
       this.delayed.delete(key);
+      this.backoffUntil.delete(key);
       this.add(key);
     }, ms);
     this.delayed.set(key, { due, handle });
@@ -106,6 +117,7 @@ export class WorkQueue {
   /** Forgets a key's failures (e.g. the object was deleted). */
   forget(key: string): void {
     this.failures.delete(key);
+    this.backoffUntil.delete(key);
   }
 
   get length(): number {
@@ -127,6 +139,7 @@ export class WorkQueue {
     this.stopped = true;
     for (const { handle } of this.delayed.values()) this.timers.clearTimeout(handle);
     this.delayed.clear();
+    this.backoffUntil.clear();
     this.ready.length = 0;
     this.queued.clear();
     this.dirty.clear();
@@ -150,12 +163,14 @@ export class WorkQueue {
     try {
       const result = await this.options.worker(key);
       this.failures.delete(key);
+      this.backoffUntil.delete(key);
       retryInMs = result?.requeueAfterMs;
     } catch (err) {
       const n = (this.failures.get(key) ?? 0) + 1;
       this.failures.set(key, n);
       failed = true;
       retryInMs = failureDelayMs(n, this.base, this.max, this.random);
+      this.backoffUntil.set(key, this.timers.now() + retryInMs);
       try {
         this.options.onError?.(key, err, retryInMs);
       } catch {

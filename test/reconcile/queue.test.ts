@@ -1,0 +1,190 @@
+// The work queue on a fake clock: de-duplication, one run per key at a time, bounded concurrency,
+// per-key back-off with jitter, addAfter.
+import t from 'tap';
+import { WorkQueue, failureDelayMs, type Timers } from '../../reconcile/queue.js';
+
+class FakeTimers implements Timers {
+  t = 0;
+  private seq = 0;
+  private timers = new Map<number, { due: number; fn: () => void }>();
+  now = () => this.t;
+  setTimeout = (fn: () => void, ms: number) => {
+    const id = ++this.seq;
+    this.timers.set(id, { due: this.t + ms, fn });
+    return id;
+  };
+  clearTimeout = (h: unknown) => {
+    this.timers.delete(h as number);
+  };
+  /** Moves time forward, firing due timers in order. */
+  async advance(ms: number): Promise<void> {
+    const end = this.t + ms;
+    for (;;) {
+      const next = [...this.timers.entries()].sort((a, b) => a[1].due - b[1].due)[0];
+      if (!next || next[1].due > end) break;
+      this.timers.delete(next[0]);
+      this.t = next[1].due;
+      next[1].fn();
+      await settle();
+    }
+    this.t = end;
+    await settle();
+  }
+  get pending(): number {
+    return this.timers.size;
+  }
+}
+
+const settle = async () => {
+  for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
+};
+
+t.test('back-off: doubling from the base, capped, jittered within [50%, 100%]', async (t) => {
+  const cases: Array<[number, number, number]> = [
+    [1, 0, 250],
+    [1, 0.5, 375],
+    [2, 0.5, 750],
+    [5, 0.5, 6000],
+    [30, 0.5, 45_000],
+  ];
+  for (const [failures, random, want] of cases) t.equal(failureDelayMs(failures, 500, 60_000, () => random), want, `${failures} failures, random ${random}`);
+});
+
+t.test('a key added many times while waiting runs once; added while running, runs again after', async (t) => {
+  const timers = new FakeTimers();
+  const runs: string[] = [];
+  let release!: () => void;
+  const q = new WorkQueue({
+    concurrency: 1,
+    timers,
+    worker: async (key) => {
+      runs.push(key);
+      if (key === 'a' && runs.length === 1) await new Promise<void>((r) => (release = r));
+    },
+  });
+  q.add('a');
+  await settle();
+  q.add('a');
+  q.add('a');
+  q.add('b');
+  q.add('b');
+  await settle();
+  t.same(runs, ['a'], 'a is running, b waits');
+  release();
+  await settle();
+  t.same(runs, ['a', 'b', 'a'], 'b once; a once more after its first run');
+  await q.idle();
+});
+
+t.test('concurrency is bounded', async (t) => {
+  const timers = new FakeTimers();
+  let active = 0;
+  let max = 0;
+  const q = new WorkQueue({
+    concurrency: 3,
+    timers,
+    worker: async () => {
+      active++;
+      max = Math.max(max, active);
+      await settle();
+      active--;
+    },
+  });
+  for (let i = 0; i < 20; i++) q.add(`k${i}`);
+  await q.idle();
+  t.equal(max, 3);
+});
+
+t.test('failures back off per key; success resets; events during back-off do not cause a hot loop', async (t) => {
+  const timers = new FakeTimers();
+  const runs: number[] = [];
+  let fail = true;
+  const q = new WorkQueue({
+    concurrency: 1,
+    timers,
+    baseDelayMs: 1000,
+    maxDelayMs: 8000,
+    random: () => 0, // the low end of the jitter: delays 500, 1000, 2000
+    worker: async () => {
+      runs.push(timers.now());
+      if (fail) throw new Error('boom');
+    },
+  });
+  q.add('k');
+  await settle();
+  t.same(runs, [0]);
+  t.equal(q.failuresOf('k'), 1);
+  q.add('k'); // an event during the back-off does not make it run early
+  await timers.advance(499);
+  t.same(runs, [0], 'not before the back-off');
+  await timers.advance(1);
+  t.same(runs, [0, 500]);
+  await timers.advance(1000);
+  t.same(runs, [0, 500, 1500], 'doubled');
+  fail = false;
+  await timers.advance(2000);
+  t.same(runs, [0, 500, 1500, 3500]);
+  t.equal(q.failuresOf('k'), 0, 'reset after success');
+  t.equal(timers.pending, 0, 'nothing scheduled after success');
+});
+
+t.test('addAfter: delayed, earliest wins, add() makes it immediate', async (t) => {
+  const timers = new FakeTimers();
+  const runs: Array<[string, number]> = [];
+  const q = new WorkQueue({ concurrency: 1, timers, worker: async (key) => void runs.push([key, timers.now()]) });
+  q.addAfter('a', 5000);
+  q.addAfter('a', 2000);
+  q.addAfter('a', 9000);
+  q.addAfter('b', 3000);
+  await timers.advance(10_000);
+  t.same(runs, [
+    ['a', 2000],
+    ['b', 3000],
+  ]);
+  q.addAfter('c', 5000);
+  q.add('c');
+  await settle();
+  t.same(runs.at(-1), ['c', 10_000]);
+  await timers.advance(10_000);
+  t.equal(runs.length, 3, 'the delayed entry was dropped');
+});
+
+t.test('a worker may ask to be polled again', async (t) => {
+  const timers = new FakeTimers();
+  const runs: number[] = [];
+  const q = new WorkQueue({
+    concurrency: 1,
+    timers,
+    worker: async () => {
+      runs.push(timers.now());
+      return runs.length < 3 ? { requeueAfterMs: 1500 } : {};
+    },
+  });
+  q.add('k');
+  await settle();
+  await timers.advance(10_000);
+  t.same(runs, [0, 1500, 3000]);
+});
+
+t.test('stop drops waiting work and waits for running workers', async (t) => {
+  const timers = new FakeTimers();
+  let finished = false;
+  const q = new WorkQueue({
+    concurrency: 1,
+    timers,
+    worker: async () => {
+      await new Promise((r) => setTimeout(r, 20));
+      finished = true;
+    },
+  });
+  q.add('a');
+  q.add('b');
+  q.addAfter('c', 1000);
+  await settle();
+  await q.stop();
+  t.ok(finished, 'running worker finished');
+  t.equal(q.length, 0);
+  t.equal(timers.pending, 0);
+  q.add('d');
+  t.equal(q.length, 0, 'no work after stop');
+});
