@@ -1,0 +1,162 @@
+// The snapshot: what it reads on a resync (per zone and Gateway, not per request), when it asks
+// ACM about one certificate (not ISSUED yet, with back-off), recovery by tags, write-through.
+import t from 'tap';
+import { Observer } from '../../reconcile/observe.js';
+import type { AwsPorts, CertificateDetail, CertificateSummary, RecordSet } from '../../reconcile/ports.js';
+
+function fakePorts() {
+  const calls: string[] = [];
+  const certs = new Map<string, CertificateDetail>();
+  const tags = new Map<string, Record<string, string>>();
+  const records: RecordSet[] = [{ name: 'a.opendi.com', type: 'A', ttl: 60, values: ['192.0.2.1'] }];
+  let listDelay: Promise<void> | undefined;
+  const ports: AwsPorts = {
+    acm: {
+      async listCertificates() {
+        calls.push('ListCertificates');
+        const snapshot: CertificateSummary[] = [...certs.values()].map(({ arn, domainName, status, inUse }) => ({ arn, domainName, status, inUse }));
+        await listDelay;
+        return snapshot;
+      },
+      async describeCertificate(arn) {
+        calls.push(`DescribeCertificate ${arn}`);
+        return certs.get(arn);
+      },
+      async requestCertificate() {
+        throw new Error('not used');
+      },
+      async listTags(arn) {
+        calls.push(`ListTags ${arn}`);
+        return tags.get(arn) ?? {};
+      },
+      async deleteCertificate() {
+        return 'deleted' as const;
+      },
+    },
+    route53: {
+      async getHostedZone(id) {
+        calls.push(`GetHostedZone ${id}`);
+        return { id, name: 'opendi.com', privateZone: false };
+      },
+      async listRecords(id) {
+        calls.push(`ListRecords ${id}`);
+        return records.map((r) => ({ ...r }));
+      },
+      async changeRecords() {},
+    },
+    elbv2: {
+      async describeLoadBalancers() {
+        calls.push('DescribeLoadBalancers');
+        return [{ arn: 'arn:lb/1', name: 'lb1', dnsName: 'lb1.elb', canonicalHostedZoneId: 'ZLB', scheme: 'internet-facing' as const, ipAddressType: 'ipv4' }];
+      },
+      async describeListeners(arn) {
+        calls.push(`DescribeListeners ${arn}`);
+        return [{ arn: 'arn:listener/1', port: 443, protocol: 'HTTPS' }];
+      },
+      async describeListenerCertificates(arn) {
+        calls.push(`DescribeListenerCertificates ${arn}`);
+        return ['arn:c/1'];
+      },
+    },
+  };
+  const cert = (n: number, status: CertificateDetail['status'] = 'ISSUED'): CertificateDetail => ({
+    arn: `arn:c/${n}`,
+    domainName: `h${n}.opendi.com`,
+    status,
+    inUse: false,
+    inUseBy: [],
+    validationRecords: [{ domainName: `h${n}.opendi.com`, name: `_v.h${n}.opendi.com`, type: 'CNAME', value: '_x.acm' }],
+  });
+  return { ports, calls, certs, tags, cert, setListDelay: (p: Promise<void> | undefined) => (listDelay = p) };
+}
+
+t.test('a resync reads per zone and per ALB, not per certificate or request', async (t) => {
+  const f = fakePorts();
+  for (let n = 1; n <= 50; n++) f.certs.set(`arn:c/${n}`, f.cert(n));
+  const o = new Observer(f.ports);
+  await o.refresh({ zoneIds: ['Z1', 'Z1'], loadBalancerDnsNames: ['lb1.elb'] });
+  t.same(f.calls, ['ListCertificates', 'GetHostedZone Z1', 'ListRecords Z1', 'DescribeLoadBalancers', 'DescribeListeners arn:lb/1', 'DescribeListenerCertificates arn:listener/1']);
+  t.equal(o.certificates.size, 50);
+  t.same([...o.loadBalancers.get('lb1.elb')!.certificates!], ['arn:c/1']);
+});
+
+t.test('issued certificates are described once (for their validation records), then never again', async (t) => {
+  const f = fakePorts();
+  f.certs.set('arn:c/1', f.cert(1));
+  let now = 0;
+  const o = new Observer(f.ports, { now: () => now });
+  await o.refresh({ zoneIds: [], loadBalancerDnsNames: [] });
+  f.calls.length = 0;
+  await o.ensureCertificateDetail('arn:c/1');
+  await o.ensureCertificateDetail('arn:c/1');
+  now += 3_600_000;
+  await o.ensureCertificateDetail('arn:c/1');
+  t.same(f.calls, ['DescribeCertificate arn:c/1']);
+});
+
+t.test('pending certificates are polled with back-off', async (t) => {
+  const f = fakePorts();
+  f.certs.set('arn:c/1', f.cert(1, 'PENDING_VALIDATION'));
+  let now = 0;
+  const o = new Observer(f.ports, { now: () => now, describeBaseMs: 1000, describeMaxMs: 8000 });
+  await o.refresh({ zoneIds: [], loadBalancerDnsNames: [] });
+  f.calls.length = 0;
+  const times: number[] = [];
+  for (now = 0; now <= 20_000; now += 250) {
+    const before = f.calls.length;
+    await o.ensureCertificateDetail('arn:c/1');
+    if (f.calls.length > before) times.push(now);
+  }
+  t.same(times, [0, 2000, 6000, 14000], 'waits 2s, 4s, 8s (capped) between describes');
+  f.certs.set('arn:c/1', f.cert(1, 'ISSUED'));
+  now = 22_000;
+  const state = await o.ensureCertificateDetail('arn:c/1');
+  t.equal(state?.status, 'ISSUED');
+  t.equal(o.describeDueInMs('arn:c/1') >= 0, true);
+});
+
+t.test('recovery by tags: candidates with the hostname only, tags read once', async (t) => {
+  const f = fakePorts();
+  f.certs.set('arn:c/1', f.cert(1));
+  f.certs.set('arn:c/1b', { ...f.cert(1), arn: 'arn:c/1b' });
+  f.certs.set('arn:c/2', f.cert(2));
+  f.tags.set('arn:c/1', { 'gateway-orchestrator.io/request-uid': 'old-uid' });
+  f.tags.set('arn:c/1b', { 'gateway-orchestrator.io/request-uid': 'uid-1' });
+  const o = new Observer(f.ports);
+  await o.refresh({ zoneIds: [], loadBalancerDnsNames: [] });
+  f.calls.length = 0;
+  t.equal((await o.findCertificateByTags('h1.opendi.com', 'gateway-orchestrator.io/request-uid', 'uid-1'))?.arn, 'arn:c/1b');
+  t.equal((await o.findCertificateByTags('h1.opendi.com', 'gateway-orchestrator.io/request-uid', 'uid-1'))?.arn, 'arn:c/1b');
+  t.notOk(await o.findCertificateByTags('h1.opendi.com', 'gateway-orchestrator.io/request-uid', 'nobody'));
+  t.same(f.calls, ['ListTags arn:c/1', 'ListTags arn:c/1b'], 'never h2, never twice');
+});
+
+t.test('write-through survives a resync whose listing started before the write', async (t) => {
+  const f = fakePorts();
+  const o = new Observer(f.ports);
+  let release!: () => void;
+  f.setListDelay(new Promise<void>((r) => (release = r)));
+  const refreshing = o.refresh({ zoneIds: [], loadBalancerDnsNames: [] });
+  await new Promise((r) => setImmediate(r));
+  o.certificateRequested('arn:c/new', 'new.opendi.com', {});
+  release();
+  await refreshing;
+  t.ok(o.certificates.has('arn:c/new'), 'the new certificate is still known');
+  f.setListDelay(undefined);
+  await o.refresh({ zoneIds: [], loadBalancerDnsNames: [] });
+  t.notOk(o.certificates.has('arn:c/new'), 'the next listing is believed');
+});
+
+t.test('record changes are written through into a loaded zone', async (t) => {
+  const f = fakePorts();
+  const o = new Observer(f.ports);
+  const zone = await o.ensureZone('Z1');
+  o.recordChangesApplied('Z1', [
+    { action: 'CREATE', record: { name: 'B.opendi.com', type: 'A', ttl: 60, values: ['192.0.2.2'] } },
+    { action: 'DELETE', record: { name: 'a.opendi.com', type: 'A', ttl: 60, values: ['192.0.2.1'] } },
+  ]);
+  t.same([...zone.records.keys()], ['b.opendi.com|A']);
+  f.calls.length = 0;
+  await o.ensureZone('Z1');
+  t.same(f.calls, [], 'a loaded zone is not read again outside the resync');
+});
