@@ -134,6 +134,11 @@ export class WorkQueue {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
+  /** Accepts work again after stop() (leadership regained). */
+  resume(): void {
+    this.stopped = false;
+  }
+
   /** Drops everything waiting and resolves when running workers have finished. */
   async stop(): Promise<void> {
     this.stopped = true;

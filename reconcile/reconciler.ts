@@ -14,7 +14,7 @@ import { EventRecorder } from '../server/admission/events.js';
 import { Applier, NotYetError, WriteOverlay, errorText } from './apply.js';
 import { Route53Batcher } from './batch.js';
 import { Observer, type CertificateState, type LoadBalancerState } from './observe.js';
-import { gatewayAddress, grantNamespaces, planRequest, TAG_REQUEST_UID, type Plan, type PlanInput } from './plan.js';
+import { describeChange, gatewayAddress, grantNamespaces, planRequest, TAG_REQUEST_UID, type Plan, type PlanInput } from './plan.js';
 import { poolKeyOf } from './placement.js';
 import { PoolWriter } from './pool-writer.js';
 import type { AwsPorts } from './ports.js';
@@ -124,6 +124,7 @@ export class Reconciler {
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.queue.resume();
     this.pool.load(this.o.caches.lbConfigs.list(this.o.config.pool.namespace));
     void this.resync();
   }
@@ -194,6 +195,7 @@ export class Reconciler {
     let request: GatewayHostnameRequest | undefined = this.o.caches.requests.get(name, ns);
     if (!request) return {};
     let zoneReread = false;
+    let previous = '';
     for (let step = 0; step < 12; step++) {
       if (!this.running) return {};
       const input = await this.gather(request);
@@ -215,7 +217,16 @@ export class Reconciler {
         throw err;
       }
       if (outcome.finalizerRemoved) return {};
-      if (plan.changes.length === 0) return this.waitFor(plan, input);
+      if (plan.changes.length === 0) {
+        // The request's Gateway follows changes that are not placements (additionalNamespaces).
+        if (input.placement && !request.metadata.deletionTimestamp) await this.pool.ensure(input.placement.gateway);
+        return this.waitFor(plan, input);
+      }
+      // The same changes twice in a row: what we wrote did not show up where we read. Back off
+      // instead of writing in a loop.
+      const summary = plan.changes.map(describeChange).join('\n');
+      if (summary === previous) throw new Error(`changes did not take effect: ${summary}`);
+      previous = summary;
       // Plan again on what we just wrote: the snapshot is written through, the request is fresh.
       const cached = this.o.caches.requests.get(name, ns);
       request = newest(outcome.request, newest(cached, request));
