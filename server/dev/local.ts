@@ -7,7 +7,7 @@ import { parsePlatformConfig, type PlatformConfig } from '../../policy/config.js
 import { KubeRest, isAlreadyExists, paths } from '../kube/rest.js';
 import { createLogger, type Logger } from '../log.js';
 import { startOrchestrator, type Orchestrator, type OrchestratorOptions } from '../orchestrator.js';
-import { registerLocalWebhooks, unregisterLocalWebhooks } from './register-webhooks.js';
+import { registerLocalWebhooks, unregisterLocalWebhooks, type LocalWebhookOptions } from './register-webhooks.js';
 
 export const LOCAL_DOMAINS = ['opendi.com', 'in-muenchen.de'];
 
@@ -26,7 +26,13 @@ export function localPlatformConfig(state: EnvState, overrides: Record<string, u
     // Locally the admin user (system:masters) acts as platform admin.
     orchestrator: { breakGlassGroups: ['system:masters', 'gateway-orchestrator:break-glass'] },
     reconcile: { resyncSeconds: 30, claimGraceSeconds: 20 },
-    webhook: { port: 0, metricsPort: 0 },
+    // Named per process, so concurrent local processes (tests, dev) never overwrite each other.
+    webhook: {
+      port: 0,
+      metricsPort: 0,
+      validatingConfigurationName: `gateway-orchestrator-local-${process.pid}`,
+      mutatingConfigurationName: `gateway-orchestrator-local-${process.pid}`,
+    },
   };
   const merged: Record<string, unknown> = { ...base };
   for (const [key, value] of Object.entries(overrides)) {
@@ -62,6 +68,21 @@ export async function ensureNamespaces(rest: KubeRest, names: string[]): Promise
   }
 }
 
+export const webhookNames = (config: PlatformConfig) => ({
+  validating: config.webhook.validatingConfigurationName,
+  mutating: config.webhook.mutatingConfigurationName,
+});
+
+export function localWebhookOptions(config: PlatformConfig, urlBase: string, caBundlePem: string): LocalWebhookOptions {
+  return {
+    urlBase,
+    caBundlePem,
+    names: webhookNames(config),
+    poolNamespace: config.pool.namespace,
+    orchestratorNamespace: config.orchestrator.namespace,
+  };
+}
+
 export interface LocalOrchestrator extends Orchestrator {
   config: PlatformConfig;
 }
@@ -88,13 +109,13 @@ export async function startLocalOrchestrator(
     ...(options.startReconciler ? { startReconciler: options.startReconciler } : {}),
     webhook: { host: '127.0.0.1', port: 0, metricsPort: 0, ipAddresses: ['127.0.0.1'], dnsNames: ['localhost'], ...options.webhook },
   });
-  await registerLocalWebhooks(rest, `https://127.0.0.1:${orchestrator.port}`, orchestrator.tls.caBundle(), config.pool.namespace);
+  await registerLocalWebhooks(rest, localWebhookOptions(config, `https://127.0.0.1:${orchestrator.port}`, orchestrator.tls.caBundle()));
   await waitForWebhooks(rest, orchestrator.port);
   return {
     ...orchestrator,
     config,
     async stop() {
-      await unregisterLocalWebhooks(rest);
+      await unregisterLocalWebhooks(rest, webhookNames(config));
       await orchestrator.stop();
     },
   };
@@ -105,7 +126,7 @@ export async function startLocalOrchestrator(
  * both must show: a dry-run create answered by our mutating webhook (hostname normalised) and one
  * denied by our validating webhook (a domain outside the allowlist).
  */
-async function waitForWebhooks(rest: KubeRest, port: number): Promise<void> {
+export async function waitForWebhooks(rest: KubeRest, port: number): Promise<void> {
   const deadline = Date.now() + 15_000;
   const probe = (hostname: string) => ({
     apiVersion: 'gateway-orchestrator.io/v1alpha1',
