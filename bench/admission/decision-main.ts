@@ -1,0 +1,87 @@
+// The route decision alone, without HTTP: how its cost grows with the ownership index. Compiled
+// with the production build and run as its own process (one per index size, so the heap and the
+// JIT start equal):
+//
+//   node dist/bench/admission/decision-main.js <holders> <milliseconds per round> <rounds>
+//
+// Times checkRoute (policy/admission.ts, the pure decision the route webhook makes from the index)
+// and the decorated handler as production wires it (metrics, audit, errors around
+// validateRouteHandler), over the same route reviews the HTTP benchmark sends. Prints one JSON line.
+import { performance } from 'node:perf_hooks';
+import { checkRoute, type AdmissionRequest } from '../../policy/admission.js';
+import { parsePlatformConfig } from '../../policy/config.js';
+import { HostnameOwnershipIndex } from '../../policy/ownership.js';
+import { createLogger } from '../../server/log.js';
+import { validateRouteHandler, type Handler } from '../../server/admission/handlers.js';
+import { withAudit, withErrors, withMetrics } from '../../server/admission/review.js';
+import { BENCH_DOMAINS, POOL_NAMESPACE, fillIndex, population, routeReviews } from './dataset.js';
+
+const [holdersArg, roundMsArg, roundsArg] = process.argv.slice(2);
+const holders = Number(holdersArg ?? 100);
+const roundMs = Number(roundMsArg ?? 300);
+const rounds = Number(roundsArg ?? 7);
+
+const config = parsePlatformConfig({ clusterId: 'bench', allowedDomains: BENCH_DOMAINS.map((domain) => ({ domain })), pool: { namespace: POOL_NAMESPACE } });
+const pop = population(holders);
+const index = new HostnameOwnershipIndex();
+fillIndex(index, pop);
+const requests = routeReviews(pop, 4000, 7).bodies.map((b) => (JSON.parse(b) as { request: AdmissionRequest }).request);
+const log = createLogger('info');
+const noClaims = {
+  claim: () => Promise.reject(new Error('the route benchmark must not claim')),
+  read: () => Promise.reject(new Error('the route benchmark must be decided from the index')),
+};
+const handler: Handler = withMetrics('validate-routes', withAudit('validate-routes', withErrors(validateRouteHandler({ config, index, claims: noClaims, zoneNameOf: () => undefined }), log), { log, events: undefined, fallbackEventNamespace: 'gateway-orchestrator' }));
+
+// Every request must be allowed from the index, or the figures measure something else.
+for (const r of requests) {
+  const check = checkRoute(r, config, index);
+  if (check.kind !== 'allow') throw new Error(`route ${r.name} in ${r.namespace} was not allowed from the index: ${JSON.stringify(check).slice(0, 300)}`);
+}
+
+let sink = 0;
+function timeSync(): number {
+  let ops = 0;
+  const start = performance.now();
+  let now = start;
+  while (now - start < roundMs) {
+    for (const r of requests) {
+      const check = checkRoute(r, config, index);
+      if (check.kind === 'allow') sink += check.warnings.length;
+    }
+    ops += requests.length;
+    now = performance.now();
+  }
+  return ((now - start) * 1e6) / ops;
+}
+
+async function timeHandler(): Promise<number> {
+  let ops = 0;
+  const start = performance.now();
+  let now = start;
+  while (now - start < roundMs) {
+    for (const r of requests) {
+      const decision = await handler(r);
+      if (decision.allowed) sink++;
+    }
+    ops += requests.length;
+    now = performance.now();
+  }
+  return ((now - start) * 1e6) / ops;
+}
+
+const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
+
+// One untimed round each to warm the JIT.
+timeSync();
+await timeHandler();
+const decision: number[] = [];
+const wrapped: number[] = [];
+for (let i = 0; i < rounds; i++) {
+  decision.push(timeSync());
+  wrapped.push(await timeHandler());
+}
+const hostnamesPerRequest = requests.reduce((a, r) => a + ((r.object as { spec: { hostnames: string[] } }).spec.hostnames.length), 0) / requests.length;
+process.stdout.write(
+  `${JSON.stringify({ holders, claims: index.claimCount, grants: index.grantCount, decisionNs: median(decision), handlerNs: median(wrapped), decisionRounds: decision, handlerRounds: wrapped, hostnamesPerRequest, heapUsed: process.memoryUsage().heapUsed, sink })}\n`,
+);

@@ -1,0 +1,99 @@
+// `npm run bench [-- <set>]`: the benchmarks, each printing the machine first and its figures after.
+//   quick (default)  small sizes, a few seconds each: admission (100 and 10,000 holders), decision,
+//                    end to end (100 routes); reconcile only with --reconcile (needs moto + stand-in)
+//   admission        10,000 and 100,000 holders, 10 s per measurement
+//   decision         100 / 10,000 / 100,000 holders
+//   e2e              1,000 routes through the API server
+//   reconcile [N..]  requests to Ready against moto with the load-balancer stand-in (default 100)
+//   full             admission, decision, e2e
+// Options: --json <file> writes every result; --cpu-prof <dir> profiles the benchmark servers.
+// The local environment (npm run env:up) is needed for e2e and reconcile.
+import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { admissionTable, benchAdmission } from './admission/run.js';
+import { benchDecision, decisionTable } from './admission/decision.js';
+import { benchEndToEnd, e2eTable } from './e2e/run.js';
+import { describeMachine, machineInfo } from './lib/machine.js';
+
+process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { json: { type: 'string' }, 'cpu-prof': { type: 'string' }, reconcile: { type: 'boolean', default: false } },
+});
+const [set = 'quick', ...rest] = positionals;
+const results: Record<string, unknown> = { machine: machineInfo(), set };
+
+function heading(title: string): void {
+  process.stdout.write(`\n== ${title}\n${describeMachine()}\n`);
+}
+
+async function admission(sizes: number[], durationSeconds: number, warmupSeconds: number): Promise<void> {
+  heading(`admission: production webhook server vs bare fastify, HTTPS, 32 connections, ${durationSeconds} s per measurement`);
+  const rows = await benchAdmission({
+    sizes,
+    scenarios: ['route', 'ghr-validate', 'ghr-mutate'],
+    connections: 32,
+    durationSeconds,
+    warmupSeconds,
+    bodies: 2000,
+    ...(values['cpu-prof'] ? { cpuProfileDir: values['cpu-prof'] } : {}),
+  });
+  process.stdout.write(`${admissionTable(rows)}\n`);
+  results['admission'] = rows;
+}
+
+async function decision(sizes: number[], roundMs: number, rounds: number): Promise<void> {
+  heading('decision: route admission decided from the ownership index, no HTTP (ns per review, ~2 hostnames each)');
+  const rows = await benchDecision({ sizes, roundMs, rounds, ...(values['cpu-prof'] ? { cpuProfileDir: values['cpu-prof'] } : {}) });
+  process.stdout.write(`${decisionTable(rows)}\n`);
+  results['decision'] = rows;
+}
+
+async function e2e(routes: number): Promise<void> {
+  heading(`end to end: ${routes} HTTPRoute creates through the API server, with and without the route webhook`);
+  const r = await benchEndToEnd({ routes, blocks: 4, warmup: 5 });
+  process.stdout.write(`${e2eTable(r)}\nerrors ${r.errors}; load average during the blocks: ${r.loadAverage.join(' | ')}\n`);
+  results['e2e'] = r;
+}
+
+async function reconcile(sizes: number[]): Promise<void> {
+  const { benchReconcile, reconcileTables } = await import('./reconcile/run.js');
+  for (const requests of sizes) {
+    heading(`reconcile: ${requests} requests to Ready against moto with the load-balancer stand-in`);
+    const r = await benchReconcile({ requests });
+    process.stdout.write(`${reconcileTables(r)}\n`);
+    ((results['reconcile'] ??= []) as unknown[]).push(r);
+  }
+}
+
+switch (set) {
+  case 'quick':
+    await admission([100, 10_000], 3, 1);
+    await decision([100, 10_000, 100_000], 200, 5);
+    await e2e(100);
+    if (values.reconcile) await reconcile([20]);
+    break;
+  case 'admission':
+    await admission([10_000, 100_000], 10, 3);
+    break;
+  case 'decision':
+    await decision([100, 10_000, 100_000], 500, 9);
+    break;
+  case 'e2e':
+    await e2e(Number(rest[0] ?? 1000));
+    break;
+  case 'reconcile':
+    await reconcile(rest.length ? rest.map(Number) : [100]);
+    break;
+  case 'full':
+    await admission([10_000, 100_000], 10, 3);
+    await decision([100, 10_000, 100_000], 500, 9);
+    await e2e(1000);
+    break;
+  default:
+    process.stderr.write(`unknown benchmark set "${set}" (quick, admission, decision, e2e, reconcile, full)\n`);
+    process.exit(2);
+}
+process.stdout.write(`\n${describeMachine()}\n`);
+if (values.json) writeFileSync(values.json, `${JSON.stringify(results, null, 2)}\n`);

@@ -1,0 +1,111 @@
+// The orchestrator of the reconcile benchmark in a process of its own (compiled with the production
+// build, so its RSS is the orchestrator's alone): webhooks and the leader-elected reconciler, wired
+// by server/orchestrator.ts exactly as `node dist/server/main.js` wires them, with the platform
+// config the driver wrote. Usage: node dist/bench/reconcile/orchestrator-main.js <settings.json>
+//
+// Prints one JSON line {port, caBundle} when serving. Over IPC it answers:
+//   {type:'stats'}   requests Ready / claimed, AWS call counters, memory
+//   {type:'idle'}    once the work queue is empty
+//   {type:'resync'}  after one full resync and the work it queued: the AWS calls it made
+//   {type:'series'}  the per-second samples (AWS calls so far, RSS) taken since start
+import { readFileSync } from 'node:fs';
+import { KubeConfig } from '@kubernetes/client-node';
+import type { PlatformConfig } from '../../policy/config.js';
+import { createLogger } from '../../server/log.js';
+import { startOrchestrator } from '../../server/orchestrator.js';
+import { startReconciler } from '../../reconcile/start.js';
+import type { Reconciler } from '../../reconcile/reconciler.js';
+import { awsCallCounts, diffAwsCallCounts, type AwsCallCounts } from '../../reconcile/aws/index.js';
+
+interface Settings {
+  config: PlatformConfig;
+  kubeconfig: string;
+  logLevel?: string;
+}
+
+export interface Sample {
+  atMs: number;
+  rss: number;
+  heapUsed: number;
+  /** Calls so far by "service.Operation" (all outcomes). */
+  calls: Record<string, number>;
+  ready: number;
+}
+
+const settings = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as Settings;
+const kubeConfig = new KubeConfig();
+kubeConfig.loadFromFile(settings.kubeconfig);
+let reconciler: Reconciler | undefined;
+const orchestrator = await startOrchestrator({
+  config: settings.config,
+  kubeConfig,
+  log: createLogger(settings.logLevel ?? 'info'),
+  startReconciler: (deps) => startReconciler(deps, { onReconciler: (r) => (reconciler = r) }),
+  webhook: { host: '127.0.0.1', port: 0, metricsPort: 0, ipAddresses: ['127.0.0.1'], dnsNames: ['localhost'] },
+});
+
+function requestCounts(): { total: number; ready: number; claimed: number } {
+  let ready = 0;
+  let claimed = 0;
+  const all = orchestrator.caches.requests.list();
+  for (const r of all) {
+    const conditions = r.status?.conditions ?? [];
+    if (conditions.some((c) => c.type === 'Claimed' && c.status === 'True')) claimed++;
+    if (conditions.some((c) => c.type === 'Ready' && c.status === 'True') && r.status?.observedGeneration === r.metadata.generation) ready++;
+  }
+  return { total: all.length, ready, claimed };
+}
+
+const flatten = (counts: AwsCallCounts): Record<string, number> =>
+  Object.fromEntries(Object.entries(counts.byOperation).map(([k, op]) => [k, op.success + op.error + op.throttled]));
+
+const started = Date.now();
+const series: Sample[] = [];
+const sampler = setInterval(() => {
+  void awsCallCounts().then((counts) => {
+    const memory = process.memoryUsage();
+    series.push({ atMs: Date.now() - started, rss: memory.rss, heapUsed: memory.heapUsed, calls: flatten(counts), ready: requestCounts().ready });
+  });
+}, 1_000);
+
+process.on('message', (message: { type: string; id: number }) => {
+  const reply = (body: Record<string, unknown>) => process.send?.({ id: message.id, ...body });
+  const fail = (err: unknown) => reply({ error: String(err instanceof Error ? err.stack : err) });
+  switch (message.type) {
+    case 'stats':
+      void awsCallCounts().then((calls) => reply({ requests: requestCounts(), calls, memory: process.memoryUsage(), resyncs: reconciler?.resyncs ?? 0, leader: !!reconciler }), fail);
+      break;
+    case 'idle':
+      void (reconciler ? reconciler.idle() : Promise.resolve()).then(() => reply({}), fail);
+      break;
+    case 'resync':
+      void (async () => {
+        if (!reconciler) throw new Error('the reconciler has not started (not leader?)');
+        await reconciler.idle();
+        const before = await awsCallCounts();
+        const resyncsBefore = reconciler.resyncs;
+        const t0 = Date.now();
+        await reconciler.resync();
+        await reconciler.idle();
+        const ms = Date.now() - t0;
+        return { diff: diffAwsCallCounts(before, await awsCallCounts()), resyncs: reconciler.resyncs - resyncsBefore, ms, requests: requestCounts() };
+      })().then(reply, fail);
+      break;
+    case 'series':
+      reply({ series });
+      break;
+    default:
+      fail(new Error(`unknown message ${message.type}`));
+  }
+});
+
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.once(signal, () => {
+    clearInterval(sampler);
+    void orchestrator.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  });
+}
+process.stdout.write(`BENCH-READY ${JSON.stringify({ port: orchestrator.port, caBundle: orchestrator.tls.caBundle() })}\n`);
