@@ -540,7 +540,15 @@ function planDeletion(input: PlanInput): Plan {
   if (cert) {
     if (input.loadBalancer?.certificates?.has(cert.arn)) return result(`waiting for the listener of ${input.loadBalancer.lb.name} to drop the certificate`, 'listener');
     if (input.lbConfig && lbConfigLists(input.lbConfig, cert.arn)) return result('waiting for the LoadBalancerConfiguration to drop the certificate', 'gateway');
-    if (cert.inUse || (cert.inUseBy?.length ?? 0) > 0) return result(`waiting until ACM no longer reports certificate ${cert.arn} in use`, 'certificate-in-use');
+    // ACM's InUseBy may lag behind (or, in an emulator, never forget) the listener we have just
+    // seen drop the certificate: such entries do not hold the deletion back; DeleteCertificate
+    // has the last word (it refuses while really in use, and the applier waits and retries).
+    const lb = input.loadBalancer;
+    const seenFree = (user: string) => !!lb && (user === lb.lb.arn || user === lb.listenerArn) && lb.certificates !== undefined && !lb.certificates.has(cert.arn);
+    const users = (cert.inUseBy ?? []).filter((u) => !seenFree(u));
+    if (users.length > 0 || (cert.inUse && cert.inUseBy === undefined)) {
+      return result(`waiting until ACM no longer reports certificate ${cert.arn} in use (${users.join(', ') || 'in use'})`, 'certificate-in-use');
+    }
     changes.push({ kind: 'deleteCertificate', arn: cert.arn });
   }
 

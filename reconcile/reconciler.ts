@@ -37,6 +37,11 @@ export interface ReconcilerOptions {
   zoneFreshMs?: number;
   /** Observer back-off tuning (tests). */
   observer?: { describeBaseMs?: number; listenerBaseMs?: number; loadBalancerMinIntervalMs?: number };
+  /**
+   * Which namespaces' requests (and their claims) this reconciler serves; default all. Like the
+   * load balancer controller's watch namespace: lets tests share one cluster.
+   */
+  namespaces?: (namespace: string) => boolean;
   /** Called after every plan (tests, debugging). */
   onPlan?: (key: string, plan: Plan) => void;
 }
@@ -62,6 +67,7 @@ export class Reconciler {
     const { config, rest, caches, ports } = o;
     this.log = o.log;
     this.zoneFreshMs = o.zoneFreshMs ?? 10_000;
+    if (o.namespaces) this.log.warn('serving only some namespaces (test setting)');
     this.observer = new Observer(ports, { ...o.observer, onZone: (z) => o.zoneNames.set(z.id, z.name) });
     this.batcher = new Route53Batcher({
       route53: ports.route53,
@@ -100,7 +106,7 @@ export class Reconciler {
       onError: (key, err, retryInMs) => this.log.warn({ key, err: errorText(err), retryInMs }, 'reconcile failed; retrying with back-off'),
     });
     caches.requests.on((event, r) => {
-      if (!this.running) return;
+      if (!this.running || !this.serves(r)) return;
       const key = keyOf(r);
       if (event === 'delete') this.queue.forget(key);
       else this.queue.add(key);
@@ -113,11 +119,23 @@ export class Reconciler {
     caches.gateways.on(onPoolObject);
     caches.lbConfigs.on(onPoolObject);
     caches.claims.on((event, claim) => {
-      if (!this.running) return;
+      if (!this.running || !this.servesNamespace(claim.spec.requestRef.namespace)) return;
       if (event !== 'delete') this.queue.add(CLAIM_KEY_PREFIX + (claim.metadata?.name ?? ''));
       // A request waiting on this hostname (or whose claim vanished) gets another look.
-      for (const r of caches.requests.list()) if (r.spec.hostname === claim.spec.hostname) this.queue.add(keyOf(r));
+      for (const r of this.requests()) if (r.spec.hostname === claim.spec.hostname) this.queue.add(keyOf(r));
     });
+  }
+
+  private servesNamespace(namespace: string | undefined): boolean {
+    return !this.o.namespaces || this.o.namespaces(namespace ?? '');
+  }
+
+  private serves(r: { metadata?: { namespace?: string } }): boolean {
+    return this.servesNamespace(r.metadata?.namespace);
+  }
+
+  private requests(): GatewayHostnameRequest[] {
+    return this.o.caches.requests.list().filter((r) => this.serves(r));
   }
 
   /** Starts work (leadership gained): rebuild the pool from the cluster, read AWS, enqueue all. */
@@ -166,7 +184,7 @@ export class Reconciler {
 
   private async doResync(): Promise<void> {
     const { caches, config } = this.o;
-    const requests = caches.requests.list();
+    const requests = this.requests();
     const zoneIds = new Set(requests.map((r) => r.spec.zoneId).filter(Boolean));
     const lbDns = new Set<string>();
     for (const g of this.pool.all) {
@@ -184,7 +202,7 @@ export class Reconciler {
     if (!this.running) return;
     for (const g of this.pool.all) await this.pool.ensure(g.name).catch((err: unknown) => this.log.warn({ gateway: g.name, err: errorText(err) }, 'pool object repair failed'));
     for (const r of requests) this.queue.add(keyOf(r));
-    for (const c of caches.claims.list()) this.queue.add(CLAIM_KEY_PREFIX + (c.metadata?.name ?? ''));
+    for (const c of caches.claims.list()) if (this.servesNamespace(c.spec.requestRef.namespace)) this.queue.add(CLAIM_KEY_PREFIX + (c.metadata?.name ?? ''));
     this.log.debug({ requests: requests.length, zones: zoneIds.size, gateways: this.pool.all.length, pool: config.pool.namespace }, 'resync');
   }
 
@@ -193,7 +211,7 @@ export class Reconciler {
   private async reconcile(key: string): Promise<{ requeueAfterMs?: number }> {
     const [ns, name] = key.split('/') as [string, string];
     let request: GatewayHostnameRequest | undefined = this.o.caches.requests.get(name, ns);
-    if (!request) return {};
+    if (!request || !this.serves(request)) return {};
     let zoneReread = false;
     let previous = '';
     for (let step = 0; step < 12; step++) {
@@ -343,7 +361,7 @@ export class Reconciler {
 
   private validationNamesInUse(exceptUid: string): Set<string> {
     const names = new Set<string>();
-    for (const r of this.o.caches.requests.list()) {
+    for (const r of this.requests()) {
       if (r.metadata.uid === exceptUid || r.metadata.deletionTimestamp) continue;
       for (const v of r.status?.validationRecords ?? []) names.add(v.name);
     }

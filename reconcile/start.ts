@@ -16,6 +16,8 @@ export interface StartOptions {
   renewIntervalMs?: number;
   resyncMs?: number;
   batchWindowMs?: number;
+  zoneFreshMs?: number;
+  namespaces?: ReconcilerOptions['namespaces'];
   observer?: ReconcilerOptions['observer'];
   onPlan?: ReconcilerOptions['onPlan'];
   /** Receives the Reconciler (tests read its state and trigger resyncs). */
@@ -40,6 +42,8 @@ export async function startReconciler(deps: ReconcilerDeps, options: StartOption
     zoneNames,
     ...(options.resyncMs !== undefined ? { resyncMs: options.resyncMs } : {}),
     ...(options.batchWindowMs !== undefined ? { batchWindowMs: options.batchWindowMs } : {}),
+    ...(options.zoneFreshMs !== undefined ? { zoneFreshMs: options.zoneFreshMs } : {}),
+    ...(options.namespaces ? { namespaces: options.namespaces } : {}),
     ...(options.observer ? { observer: options.observer } : {}),
     ...(options.onPlan ? { onPlan: options.onPlan } : {}),
   });

@@ -2,7 +2,7 @@
 // server, moto and the load-balancer stand-in. Where moto is looser than AWS the test says so.
 import t from 'tap';
 import { ANNOTATION_PLACEMENTS, type PoolPlacement } from '../../policy/api.js';
-import { grantNameFor, ownerRecordName } from '../../policy/hostname.js';
+import { claimNameFor, grantNameFor, ownerRecordName } from '../../policy/hostname.js';
 import { paths } from '../../server/kube/rest.js';
 import { awsCallCounts, diffAwsCallCounts } from '../../reconcile/aws/index.js';
 import { uniqueHostname, uniqueName, waitFor } from '../helpers/index.js';
@@ -18,6 +18,7 @@ import {
   startHarness,
   waitGone,
   waitReady,
+  waitRequest,
   type Harness,
 } from './harness.js';
 
@@ -73,4 +74,100 @@ t.test('1. a request goes Ready; moto has the certificate, validation CNAME, ali
   t.same(gw?.spec.listeners[0]?.allowedRoutes?.namespaces?.selector?.matchExpressions?.[0]?.values, [ns, other].sort(), 'allowedRoutes admits both namespaces');
   t.same((await grantsFor(h, ns, 'web')).map((g) => g.metadata.name).sort(), [grantNameFor(hostname, ns), grantNameFor(hostname, other)].sort());
   t.equal((await getClaim(h, hostname))?.status?.requestUID, r.metadata.uid, 'claim bound to the request UID');
+  t.equal(h.orchestrator.zoneNames.get(h.zoneId), 'opendi.com', 'zone name learned for the admission side');
+
+  const events = await waitFor(
+    async () => {
+      const list = await h.admin.list<{ reason: string; reportingController: string; regarding: { name: string } }>(paths.events(ns));
+      const mine = list.items.filter((e) => e.reportingController === 'gateway-orchestrator.io/reconciler' && e.regarding.name === 'web').map((e) => e.reason);
+      return mine.includes('Ready') ? mine.sort() : undefined;
+    },
+    { description: 'reconciler Events for web', timeoutMs: 20_000 },
+  );
+  t.same(events, ['CertificateIssued', 'CertificateRequested', 'Ready'], 'Events on the transitions');
+});
+
+t.test('an orphan claim (its request never came to exist) is released after the grace period', async (t) => {
+  const hostname = uniqueHostname('opendi.com', 'orphan');
+  await h.admin.create(paths.claims(), {
+    apiVersion: 'gateway-orchestrator.io/v1alpha1',
+    kind: 'DomainClaim',
+    metadata: { name: claimNameFor(hostname) },
+    spec: { hostname, requestRef: { namespace: ns, name: 'never-created' } },
+  });
+  await waitFor(async () => (await getClaim(h, hostname)) === undefined, { description: 'the orphan claim to be released', timeoutMs: 30_000 });
+  t.pass('released');
+});
+
+t.test('5. a steady-state resync of Ready requests makes zero mutating AWS calls', async (t) => {
+  await h.running.reconciler.resync();
+  await h.running.reconciler.idle();
+  const before = await awsCallCounts();
+  const resyncsBefore = h.running.reconciler.resyncs;
+  await h.running.reconciler.resync();
+  await h.running.reconciler.idle();
+  // Let delayed polls that might be due run too.
+  await new Promise((r) => setTimeout(r, 1_500));
+  await h.running.reconciler.idle();
+  const diff = diffAwsCallCounts(before, await awsCallCounts());
+  t.equal(h.running.reconciler.resyncs, resyncsBefore + 1, 'one resync ran');
+  t.equal(diff.mutating, 0, `no mutating calls (saw ${JSON.stringify(diff.byOperation)})`);
+  t.ok(diff.read > 0, 'the resync read AWS');
+  for (const op of ['acm.DescribeCertificate', 'acm.ListTagsForCertificate']) t.notOk(diff.byOperation[op], `no per-request ${op}`);
+  t.equal(diff.byOperation['acm.ListCertificates']?.success, 1, 'one ListCertificates (one page)');
+  t.equal(diff.byOperation['elbv2.DescribeLoadBalancers']?.success, 1, 'one DescribeLoadBalancers');
+});
+
+const foreignNs = uniqueName('foreign');
+const foreignHost = uniqueHostname('opendi.com', 'taken');
+
+t.test('6. a record at the hostname owned by someone else is reported and left alone', async (t) => {
+  await createNamespaces(h, [foreignNs]);
+  const foreign = { name: foreignHost, type: 'A', ttl: 60, values: ['192.0.2.10'] };
+  await h.ports.route53.changeRecords(h.zoneId, [{ action: 'CREATE', record: foreign }]);
+  await h.admin.create(paths.requests(foreignNs), requestManifest(foreignNs, 'taken', foreignHost, h.zoneId));
+  const r = await waitRequest(h, foreignNs, 'taken', 'DnsAliasReady=False RecordNotOwned', (r) => conditionOf(r, 'DnsAliasReady')?.reason === 'RecordNotOwned');
+  t.equal(conditionOf(r, 'DnsAliasReady')?.status, 'False');
+  t.match(conditionOf(r, 'DnsAliasReady')?.message, /192\.0\.2\.10/, 'the message names what is there');
+  t.equal(conditionOf(r, 'Ready')?.status, 'False');
+  t.same(await record(foreignHost, 'A'), foreign, 'the foreign record is untouched');
+  t.notOk(await record(ownerRecordName(foreignHost), 'TXT'), 'no ownership TXT was written');
+  // A resync does not change that.
+  await h.running.reconciler.resync();
+  await h.running.reconciler.idle();
+  t.same(await record(foreignHost, 'A'), foreign, 'still untouched after a resync');
+});
+
+t.test('3. delete: every AWS resource of the request is gone, claim and grants released, allowedRoutes trimmed', async (t) => {
+  const r = (await getRequest(h, ns, 'web'))!;
+  const hostname = r.spec.hostname;
+  const arn = r.status!.certificateArn!;
+  const validation = r.status!.validationRecords![0]!;
+  await h.admin.delete(paths.requests(ns, 'web'));
+  await waitGone(h, ns, 'web');
+  // moto differs from ACM both ways: it lets DeleteCertificate through while a listener still
+  // uses the certificate (ACM answers ResourceInUseException), and it never clears InUseBy for a
+  // listener's first default certificate. The reconciler waits until the listener it can see has
+  // dropped the certificate, then lets DeleteCertificate decide.
+  t.notOk(await h.ports.acm.describeCertificate(arn), 'certificate deleted');
+  t.notOk(await record(validation.name, 'CNAME'), 'validation CNAME deleted');
+  t.notOk(await record(hostname, 'A'), 'alias deleted');
+  t.notOk(await record(ownerRecordName(hostname), 'TXT'), 'ownership TXT deleted');
+  t.notOk(await getClaim(h, hostname), 'claim released');
+  t.same(await grantsFor(h, ns, 'web'), [], 'grants deleted');
+  const lbcs = await poolLbConfigs(h);
+  t.notOk(JSON.stringify(lbcs.map((l) => l.spec)).includes(arn), 'no LBConfig lists the certificate');
+  const gw = await poolGateway(h, 'gw-01');
+  const admitted = gw?.spec.listeners[0]?.allowedRoutes?.namespaces?.selector?.matchExpressions?.[0]?.values ?? [];
+  t.notOk(admitted.includes(ns) || admitted.includes(other), `namespaces trimmed from allowedRoutes (now ${JSON.stringify(gw?.spec.listeners[0]?.allowedRoutes)})`);
+
+  // The request that found a foreign record: its certificate goes, the foreign record stays.
+  const taken = (await getRequest(h, foreignNs, 'taken'))!;
+  await h.admin.delete(paths.requests(foreignNs, 'taken'));
+  await waitGone(h, foreignNs, 'taken');
+  t.notOk(await h.ports.acm.describeCertificate(taken.status!.certificateArn!), 'its certificate deleted');
+  t.equal((await record(foreignHost, 'A'))?.values?.[0], '192.0.2.10', 'the foreign record is still there');
+  const gw2 = await poolGateway(h, 'gw-01');
+  t.same(gw2?.spec.listeners[0]?.allowedRoutes?.namespaces?.from, 'Same', 'no namespace left: allowedRoutes from Same');
+  await h.ports.route53.changeRecords(h.zoneId, [{ action: 'DELETE', record: { name: foreignHost, type: 'A', ttl: 60, values: ['192.0.2.10'] } }]);
 });

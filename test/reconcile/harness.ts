@@ -23,8 +23,11 @@ export interface Harness {
   ports: AwsPorts;
   standIn: AwsLoadBalancerControllerStandIn;
   zoneId: string;
+  /** Namespaces this harness created; its reconciler serves only these. */
+  namespaces: Set<string>;
   stop(options?: { keepStandIn?: boolean }): Promise<void>;
-  restart(): Promise<void>;
+  /** Stops the orchestrator, runs `between` (with nobody reconciling), starts a new one. */
+  restart(between?: () => Promise<void>): Promise<void>;
 }
 
 export interface HarnessOptions {
@@ -52,7 +55,13 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     intervalMs: 300,
     log: createLogger('warn'),
   });
+  const namespaces = new Set<string>();
   const startOptions: StartOptions = {
+    // Other test files share the cluster: serve only this harness's namespaces.
+    namespaces: (ns) => namespaces.has(ns),
+    // moto accepts a CREATE over an existing record (real Route53 refuses the batch, and the
+    // reconciler then re-reads the zone); re-reading before every CREATE keeps the test honest.
+    zoneFreshMs: 0,
     leaseDurationMs: 4_000,
     renewIntervalMs: 1_000,
     batchWindowMs: 100,
@@ -80,12 +89,15 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     ports,
     standIn,
     zoneId: await hostedZoneId('opendi.com'),
+    namespaces,
     async stop(o = {}) {
+      await cleanUp(h);
       await h.orchestrator.stop();
       if (!o.keepStandIn) await standIn.stop();
     },
-    async restart() {
+    async restart(between) {
       await h.orchestrator.stop();
+      await between?.();
       const next = await launch();
       h.orchestrator = next.orchestrator;
       h.running = next.running;
@@ -114,6 +126,29 @@ export async function getRequest(h: Harness, namespace: string, name: string): P
 
 export function conditionOf(r: GatewayHostnameRequest | undefined, type: string) {
   return r?.status?.conditions?.find((c) => c.type === type);
+}
+
+const describeConditions = (r: GatewayHostnameRequest | undefined) =>
+  JSON.stringify(r?.status?.conditions?.map((c) => `${c.type}=${c.status} ${c.reason}: ${c.message}`), null, 1);
+
+/** Waits until `test` holds for the request; on timeout the error shows its conditions. */
+export async function waitRequest(
+  h: Harness,
+  namespace: string,
+  name: string,
+  description: string,
+  test: (r: GatewayHostnameRequest) => boolean,
+  timeoutMs = 90_000,
+): Promise<GatewayHostnameRequest> {
+  return waitFor(
+    async () => {
+      const r = await getRequest(h, namespace, name);
+      return r && test(r) ? r : undefined;
+    },
+    { description: `${namespace}/${name}: ${description}`, timeoutMs, intervalMs: 500 },
+  ).catch(async (err: unknown) => {
+    throw new Error(`${(err as Error).message}\nconditions: ${describeConditions(await getRequest(h, namespace, name))}`);
+  });
 }
 
 export async function waitReady(h: Harness, namespace: string, name: string, timeoutMs = 90_000): Promise<GatewayHostnameRequest> {
@@ -170,5 +205,31 @@ export async function poolLbConfigs(h: Harness): Promise<LoadBalancerConfigurati
 }
 
 export async function createNamespaces(h: Harness, names: string[]): Promise<void> {
-  for (const name of names) await h.admin.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+  for (const name of names) {
+    await h.admin.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+    h.namespaces.add(name);
+  }
+}
+
+/**
+ * Deletes what the tests left (requests go through the reconciler's cleanup), then the
+ * namespaces; a request still there after a minute loses its finalizer so nothing lingers.
+ */
+async function cleanUp(h: Harness): Promise<void> {
+  const left: Array<{ namespace: string; name: string }> = [];
+  for (const namespace of h.namespaces) {
+    const list = await h.admin.list<GatewayHostnameRequest>(paths.requests(namespace)).catch(() => ({ items: [] as GatewayHostnameRequest[] }));
+    for (const r of list.items) {
+      left.push({ namespace, name: r.metadata.name ?? '' });
+      await h.admin.delete(paths.requests(namespace, r.metadata.name)).catch(() => undefined);
+    }
+  }
+  const deadline = Date.now() + 60_000;
+  for (const { namespace, name } of left) {
+    while (Date.now() < deadline && (await getRequest(h, namespace, name))) await new Promise((r) => setTimeout(r, 500));
+    if (await getRequest(h, namespace, name)) {
+      await h.admin.patch(paths.requests(namespace, name), 'merge', { metadata: { finalizers: null } }).catch(() => undefined);
+    }
+  }
+  for (const namespace of h.namespaces) await h.admin.delete(`/api/v1/namespaces/${namespace}`).catch(() => undefined);
 }

@@ -230,6 +230,16 @@ t.test('deletion, step by step', async (t) => {
     ['LBConfig still lists it', { zone: zone([validationRecord]), placement: undefined, loadBalancer: lb([]) }, []],
     ['ACM says in use', { zone: zone([validationRecord]), placement: undefined, loadBalancer: lb([]), lbConfig: lbConfig(['arn:other']), certificate: cert('ISSUED', { inUse: true }) }, []],
     [
+      'ACM says in use by another resource',
+      { zone: zone([validationRecord]), placement: undefined, loadBalancer: lb([]), lbConfig: lbConfig(['arn:other']), certificate: cert('ISSUED', { inUse: true, inUseBy: ['arn:cloudfront/x'] }) },
+      [],
+    ],
+    [
+      'ACM says in use by the listener we saw drop it: try the delete',
+      { zone: zone([validationRecord]), placement: undefined, loadBalancer: lb([]), lbConfig: lbConfig(['arn:other']), certificate: cert('ISSUED', { inUse: true, inUseBy: ['arn:listener/1'] }) },
+      [`delete certificate ${ARN}`, `cleanup: DELETE CNAME _abc.${HOST} in Z1`],
+    ],
+    [
       'free: delete certificate and validation CNAME',
       { zone: zone([validationRecord]), placement: undefined, loadBalancer: lb([]), lbConfig: lbConfig(['arn:other']) },
       [`delete certificate ${ARN}`, `cleanup: DELETE CNAME _abc.${HOST} in Z1`],
