@@ -166,7 +166,8 @@ export class WebhookTls {
 
   private coversNames(cert: forge.pki.Certificate): boolean {
     const ext = cert.getExtension('subjectAltName') as { altNames?: Array<{ type: number; value?: string; ip?: string }> } | null;
-    const names = new Set((ext?.altNames ?? []).map((a) => a.value ?? a.ip ?? ''));
+    // forge gives IP entries (type 7) both `ip` (text) and `value` (raw bytes): compare the text.
+    const names = new Set((ext?.altNames ?? []).map((a) => (a.type === 7 ? (a.ip ?? '') : (a.value ?? ''))));
     return this.options.dnsNames.every((n) => names.has(n)) && this.options.ipAddresses.every((ip) => names.has(ip));
   }
 

@@ -119,6 +119,7 @@ t.test('100 simultaneous creates of one hostname across 10 namespaces and two re
     t.ok(balancer.counts.every((c, i) => c > (before[i] ?? 0)) || round > 0, 'both replicas served connections');
   }
   t.ok(balancer.counts.every((c) => c > 0), `both replicas answered (${balancer.counts.join(', ')} connections)`);
+  t.notOk(logLines.some((l) => l.includes('webhook TLS rotated')), 'a fresh certificate is not renewed again at every TLS check');
 });
 
 t.test('a forced CA rotation while admissions run: zero failed admissions, old and new CA trusted during the overlap', async (t) => {
