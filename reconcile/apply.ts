@@ -15,7 +15,8 @@ import {
 import type { PlatformConfig } from '../policy/config.js';
 import { matchAllowedDomain } from '../policy/allowlist.js';
 import type { Logger } from '../server/log.js';
-import { KubeRest, isNotFound, paths } from '../server/kube/rest.js';
+import type { KubeRest} from '../server/kube/rest.js';
+import { isNotFound, paths } from '../server/kube/rest.js';
 import type { ClaimStore } from '../server/admission/claims.js';
 import type { EventRecorder } from '../server/admission/events.js';
 import type { Route53Batcher } from './batch.js';
@@ -108,7 +109,7 @@ export class Applier {
       } catch (err) {
         if (err instanceof NotYetError) {
           log.info({ change: describeChange(change), reason: err.message }, 'not yet');
-          if (plan.status) latest = (await this.writeStatus(request, plan.status)) ?? latest;
+          if (plan.status) await this.writeStatus(request, plan.status);
           throw err;
         }
         const condition = request.metadata.deletionTimestamp ? 'Ready' : conditionOf(change);
@@ -158,6 +159,13 @@ export class Applier {
           metadata: { name: change.name, labels: { [LABEL_MANAGED_BY]: MANAGED_BY } },
           spec: { hostname: change.hostname, namespace: change.namespace, requestRef: { namespace: ns, name } },
         };
+        if (change.replace) {
+          try {
+            await rest.delete(paths.grants(change.name));
+          } catch (err) {
+            if (!isNotFound(err)) throw err;
+          }
+        }
         const grant = await rest.patch<HostnameGrant>(paths.grants(change.name), 'apply', body, { fieldManager: FIELD_MANAGER, force: true });
         this.d.grantOverlay.set(change.name, grant);
         return undefined;

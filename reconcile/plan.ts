@@ -68,7 +68,8 @@ export type Change =
   | { kind: 'createClaim'; hostname: string }
   | { kind: 'bindClaim'; claim: string; requestUID: string }
   | { kind: 'releaseClaim'; hostname: string }
-  | { kind: 'applyGrant'; name: string; hostname: string; namespace: string }
+  /** `replace`: a grant of that name exists for another request; grants are immutable, so delete and create. */
+  | { kind: 'applyGrant'; name: string; hostname: string; namespace: string; replace?: boolean }
   | { kind: 'deleteGrant'; name: string }
   | { kind: 'requestCertificate'; domainName: string; idempotencyToken: string; tags: Record<string, string> }
   | { kind: 'deleteCertificate'; arn: string }
@@ -87,7 +88,7 @@ export function describeChange(c: Change): string {
     case 'releaseClaim':
       return `release claim on ${c.hostname}`;
     case 'applyGrant':
-      return `grant ${c.hostname} to namespace ${c.namespace}`;
+      return `${c.replace ? 'replace grant of' : 'grant'} ${c.hostname} to namespace ${c.namespace}`;
     case 'deleteGrant':
       return `delete grant ${c.name}`;
     case 'requestCertificate':
@@ -149,7 +150,7 @@ export interface PlanInput {
   now: Date;
   /** The DomainClaim on the request's hostname, as the API server has it. */
   claim: DomainClaim | undefined;
-  /** Grants whose requestRef names this request. */
+  /** Grants whose requestRef names this request, and any grant with a name this request wants. */
   grants: readonly HostnameGrant[];
   zone: ZoneState | undefined;
   certificate: CertificateState | undefined;
@@ -295,6 +296,12 @@ function planLive(input: PlanInput): Plan {
     conds.set('Claimed', 'False', 'HostnameClaimed', `hostname ${hostname} is claimed by ${holder.namespace}/${holder.name}`);
     conds.set('Denied', 'True', 'HostnameClaimed', `hostname ${hostname} is claimed by ${holder.namespace}/${holder.name}; choose another hostname or ask them to delete their request`);
     conds.set('Ready', 'False', 'Denied', `hostname ${hostname} is claimed by another request`);
+    // What it got before losing the claim stays on record: its deletion cleans that up.
+    const prev = request.status ?? {};
+    if (prev.certificateArn) status.certificateArn = prev.certificateArn;
+    if (prev.assignedGateway) status.assignedGateway = prev.assignedGateway;
+    if (prev.assignedLoadBalancer) status.assignedLoadBalancer = prev.assignedLoadBalancer;
+    if (prev.validationRecords) status.validationRecords = prev.validationRecords;
     if (!(request.status?.conditions ?? []).some((c) => c.type === 'Denied' && c.status === 'True')) {
       events.push({ type: 'Warning', reason: 'Denied', note: `hostname ${hostname} is claimed by ${holder.namespace}/${holder.name}` });
     }
@@ -311,12 +318,19 @@ function planLive(input: PlanInput): Plan {
 
   // Grants: which namespaces may use the hostname in their routes.
   const wanted = new Map(grantNamespaces(request).map((ns) => [grantNameFor(hostname, ns), ns]));
+  const mine = (g: HostnameGrant) => g.spec.requestRef?.namespace === ref.namespace && g.spec.requestRef?.name === ref.name;
   for (const [name, namespace] of wanted) {
     const g = input.grants.find((x) => x.metadata.name === name);
-    const ok = g && g.spec.hostname === hostname && g.spec.namespace === namespace && g.spec.requestRef?.namespace === ref.namespace && g.spec.requestRef?.name === ref.name;
-    if (!ok) changes.push({ kind: 'applyGrant', name, hostname, namespace });
+    if (!g) {
+      changes.push({ kind: 'applyGrant', name, hostname, namespace });
+      continue;
+    }
+    const same = g.spec.hostname === hostname && g.spec.namespace === namespace;
+    // A grant a platform admin wrote by hand (no requestRef) for the same pair already says it.
+    if (same && (mine(g) || !g.spec.requestRef)) continue;
+    changes.push({ kind: 'applyGrant', name, hostname, namespace, replace: true });
   }
-  for (const g of input.grants) if (g.metadata.name && !wanted.has(g.metadata.name)) changes.push({ kind: 'deleteGrant', name: g.metadata.name });
+  for (const g of input.grants) if (g.metadata.name && mine(g) && !wanted.has(g.metadata.name)) changes.push({ kind: 'deleteGrant', name: g.metadata.name });
 
   // The zone must exist and hold the hostname before anything is written to AWS.
   const zone = input.zone;
@@ -509,12 +523,11 @@ function planDeletion(input: PlanInput): Plan {
     return { changes, status: hasFinalizer ? { ...(request.status ?? {}), conditions: conds.toArray() } : undefined, events: [], ...(wait ? { wait } : {}) };
   };
   if (!hasFinalizer) return { changes, status: undefined, events: [] };
-  if (heldByOther(claim, request)) {
-    changes.push({ kind: 'removeFinalizer' });
-    return { changes, status: undefined, events: [] };
-  }
-
-  const zone = input.zone;
+  // Lost the claim: the hostname's DNS records and claim are someone else's now. What provably is
+  // this request's own (its placement, its certificate) still goes; a request that never got
+  // that far just loses its finalizer, without a single AWS call.
+  const denied = heldByOther(claim, request);
+  const zone = denied ? undefined : input.zone;
   // 1. DNS alias and ownership record, only when the ownership record says this request.
   if (zone?.zone) {
     const ownerName = ownerRecordName(hostname);
@@ -569,8 +582,10 @@ function planDeletion(input: PlanInput): Plan {
   if (changes.length > 0) return result(cert ? `deleting certificate ${cert.arn}` : 'deleting validation records');
 
   // 5. Grants, claim, finalizer.
-  for (const g of input.grants) if (g.metadata.name) changes.push({ kind: 'deleteGrant', name: g.metadata.name });
-  if (claim && (!claim.status?.requestUID || claim.status.requestUID === uid)) changes.push({ kind: 'releaseClaim', hostname });
+  for (const g of input.grants) {
+    if (g.metadata.name && g.spec.requestRef?.namespace === ref.namespace && g.spec.requestRef.name === ref.name) changes.push({ kind: 'deleteGrant', name: g.metadata.name });
+  }
+  if (claim && !denied && (!claim.status?.requestUID || claim.status.requestUID === uid)) changes.push({ kind: 'releaseClaim', hostname });
   changes.push({ kind: 'removeFinalizer' });
   return result('releasing grants and the claim');
 }

@@ -7,7 +7,8 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Gateway, LoadBalancerConfiguration, PoolPlacement } from '../policy/api.js';
 import type { PlatformConfig } from '../policy/config.js';
 import type { Logger } from '../server/log.js';
-import { KubeRest, paths } from '../server/kube/rest.js';
+import type { KubeRest} from '../server/kube/rest.js';
+import { paths } from '../server/kube/rest.js';
 import { findPlacement, placeRequest, poolFromLbConfigs, withPlacement, withoutPlacement, type PoolGateway, type PoolKey } from './placement.js';
 import { desiredGateway, desiredLbConfig, upToDate } from './pool.js';
 

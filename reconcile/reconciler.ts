@@ -5,10 +5,11 @@
 import type { DomainClaim, GatewayHostnameRequest, HostnameGrant } from '../policy/api.js';
 import { FINALIZER } from '../policy/api.js';
 import type { PlatformConfig } from '../policy/config.js';
-import { claimNameFor } from '../policy/hostname.js';
+import { claimNameFor, grantNameFor } from '../policy/hostname.js';
 import type { Caches } from '../server/caches.js';
 import type { Logger } from '../server/log.js';
-import { KubeRest, isNotFound, paths } from '../server/kube/rest.js';
+import type { KubeRest} from '../server/kube/rest.js';
+import { isNotFound, paths } from '../server/kube/rest.js';
 import { ClaimStore } from '../server/admission/claims.js';
 import { EventRecorder } from '../server/admission/events.js';
 import { Applier, NotYetError, WriteOverlay, errorText } from './apply.js';
@@ -274,7 +275,7 @@ export class Reconciler {
 
   /** What the planner needs for one request. No AWS call before the claim is known to be ours. */
   private async gather(request: GatewayHostnameRequest): Promise<PlanInput> {
-    const { config, caches } = this.o;
+    const { config } = this.o;
     const hostname = request.spec.hostname;
     const uid = request.metadata.uid ?? '';
     const ns = request.metadata.namespace ?? '';
@@ -290,7 +291,7 @@ export class Reconciler {
       config,
       now: new Date(),
       claim,
-      grants: this.grantsOf(ns, name),
+      grants: this.grantsOf(ns, name, new Set(grantNamespaces(request).map((n) => grantNameFor(hostname, n)))),
       zone: undefined,
       certificate: undefined,
       poolKey: poolKeyOf(request, config.defaults),
@@ -302,13 +303,23 @@ export class Reconciler {
     };
     const ours = claim && claim.spec.requestRef.namespace === ns && claim.spec.requestRef.name === name;
     if (deleting && !(request.metadata.finalizers ?? []).includes(FINALIZER)) return input;
-    if (!ours && (claim || !deleting)) return input;
-
-    const zone = await this.observer.ensureZone(request.spec.zoneId);
-    input.zone = zone;
-    if (!zone.zone) return input;
-
-    input.certificate = await this.certificateOf(request, placement?.entry.certificateArn, deleting && !placement);
+    if (!ours && !deleting) return input;
+    if (!ours && claim) {
+      // Denied and being deleted: only what is provably its own (by ARN), nothing by hostname.
+      const arn = request.status?.certificateArn ?? placement?.entry.certificateArn;
+      const requested = (request.status?.conditions ?? []).some((x) => x.type === 'CertificateRequested' && x.reason !== 'Waiting');
+      if (!arn && !placement && !requested) return input; // never got anything: no AWS call at all
+      let c = arn ? await this.observer.ensureCertificate(arn) : undefined;
+      if (c && c.tags && c.tags[TAG_REQUEST_UID] !== uid) c = undefined;
+      // Its own by the UID tag, even when the status lost the ARN.
+      c ??= await this.observer.findCertificateByTags(hostname, TAG_REQUEST_UID, uid);
+      if (c) input.certificate = await this.observer.ensureCertificateDetail(c.arn, { needInUse: !placement });
+    } else {
+      const zone = await this.observer.ensureZone(request.spec.zoneId);
+      input.zone = zone;
+      if (!zone.zone) return input;
+      input.certificate = await this.certificateOf(request, placement?.entry.certificateArn, deleting && !placement);
+    }
     const address = gatewayAddress(gateway);
     const lb: LoadBalancerState | undefined = address ? await this.observer.ensureLoadBalancer(address) : undefined;
     input.loadBalancer = lb;
@@ -349,14 +360,14 @@ export class Reconciler {
     return this.claimStore.read(hostname);
   }
 
-  private grantsOf(ns: string, name: string): HostnameGrant[] {
+  private grantsOf(ns: string, name: string, wanted: ReadonlySet<string>): HostnameGrant[] {
     const byName = new Map<string, HostnameGrant>();
     for (const g of this.o.caches.grants.list()) if (g.metadata.name) byName.set(g.metadata.name, g);
     for (const [n, g] of this.grantOverlay.values()) {
       if (g === null) byName.delete(n);
       else byName.set(n, newest(g, byName.get(n))!);
     }
-    return [...byName.values()].filter((g) => g.spec.requestRef?.namespace === ns && g.spec.requestRef.name === name);
+    return [...byName.values()].filter((g) => (g.spec.requestRef?.namespace === ns && g.spec.requestRef.name === name) || wanted.has(g.metadata.name ?? ''));
   }
 
   private validationNamesInUse(exceptUid: string): Set<string> {

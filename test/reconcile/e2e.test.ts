@@ -1,7 +1,7 @@
 // Reconcile end to end (issue 4 acceptance): the orchestrator in-process with the real API
 // server, moto and the load-balancer stand-in. Where moto is looser than AWS the test says so.
 import t from 'tap';
-import { ANNOTATION_PLACEMENTS, type PoolPlacement } from '../../policy/api.js';
+import { ANNOTATION_PLACEMENTS, FINALIZER, type PoolPlacement } from '../../policy/api.js';
 import { claimNameFor, grantNameFor, ownerRecordName } from '../../policy/hostname.js';
 import { paths } from '../../server/kube/rest.js';
 import { awsCallCounts, diffAwsCallCounts } from '../../reconcile/aws/index.js';
@@ -170,4 +170,44 @@ t.test('3. delete: every AWS resource of the request is gone, claim and grants r
   const gw2 = await poolGateway(h, 'gw-01');
   t.same(gw2?.spec.listeners[0]?.allowedRoutes?.namespaces?.from, 'Same', 'no namespace left: allowedRoutes from Same');
   await h.ports.route53.changeRecords(h.zoneId, [{ action: 'DELETE', record: { name: foreignHost, type: 'A', ttl: 60, values: ['192.0.2.10'] } }]);
+});
+
+t.test('a request that lost its claim is Denied, makes no AWS call, and on delete removes only what is its own', async (t) => {
+  const hostname = uniqueHostname('opendi.com', 'lost');
+  await h.admin.create(paths.requests(ns), requestManifest(ns, 'loser', hostname, h.zoneId));
+  const loser = await waitReady(h, ns, 'loser');
+  const loserCert = loser.status!.certificateArn!;
+  // While nobody reconciles, the claim changes hands (a platform admin's doing) and the new
+  // holder's request appears.
+  await h.restart(async () => {
+    await h.admin.delete(paths.claims(claimNameFor(hostname)));
+    await h.admin.create(paths.claims(), {
+      apiVersion: 'gateway-orchestrator.io/v1alpha1',
+      kind: 'DomainClaim',
+      metadata: { name: claimNameFor(hostname) },
+      spec: { hostname, requestRef: { namespace: ns, name: 'winner' } },
+    });
+    await h.admin.create(paths.requests(ns), { ...requestManifest(ns, 'winner', hostname, h.zoneId), metadata: { name: 'winner', namespace: ns, finalizers: [FINALIZER] } });
+  });
+  const denied = await waitRequest(h, ns, 'loser', 'Denied=True', (r) => conditionOf(r, 'Denied')?.status === 'True');
+  t.equal(conditionOf(denied, 'Denied')?.reason, 'HostnameClaimed');
+  t.match(conditionOf(denied, 'Denied')?.message, `${ns}/winner`);
+  const winner = await waitReady(h, ns, 'winner');
+  t.not(winner.status?.certificateArn, loserCert, 'the winner has its own certificate');
+  t.same((await record(ownerRecordName(hostname), 'TXT'))?.values, [`"heritage=gateway-orchestrator,cluster=local,request=${ns}/winner"`], 'the winner took over the ownership record');
+
+  // Denied and steady: a resync makes no mutating call for it.
+  await h.running.reconciler.resync();
+  await h.running.reconciler.idle();
+  const before = await awsCallCounts();
+  await h.running.reconciler.resync();
+  await h.running.reconciler.idle();
+  t.equal(diffAwsCallCounts(before, await awsCallCounts()).mutating, 0, 'no mutating call');
+
+  await h.admin.delete(paths.requests(ns, 'loser'));
+  await waitGone(h, ns, 'loser');
+  t.notOk(await h.ports.acm.describeCertificate(loserCert), "the loser's certificate is deleted");
+  t.equal((await getClaim(h, hostname))?.spec.requestRef.name, 'winner', "the winner's claim stays");
+  t.ok(await record(hostname, 'A'), "the winner's alias stays");
+  t.equal(conditionOf(await getRequest(h, ns, 'winner'), 'Ready')?.status, 'True', 'the winner stays Ready');
 });

@@ -132,6 +132,8 @@ t.test('step by step: each gap yields its change and condition', async (t) => {
     ['claim not bound', { claim: claim('team-a', 'web', null) }, [`bind claim hn-x to ${UID}`], 'Ready', 'Ready'],
     ['grant missing', { grants: [] }, [`grant ${HOST} to namespace team-a`], 'Ready', 'Ready'],
     ['stale grant', { grants: [grant('team-a'), grant('old')] }, [`delete grant ${grantNameFor(HOST, 'old')}`], 'Ready', 'Ready'],
+    ['grant of another request with our name', { grants: [{ ...grant('team-a'), spec: { ...grant('team-a').spec, requestRef: { namespace: 'team-a', name: 'loser' } } }] }, [`replace grant of ${HOST} to namespace team-a`], 'Ready', 'Ready'],
+    ['hand-written grant for the same pair: left as it is', { grants: [{ ...grant('team-a'), spec: { hostname: HOST, namespace: 'team-a' } }] }, [], 'Ready', 'Ready'],
     ['zone unknown', { zone: { id: 'Z1', zone: undefined, records: new Map(), loadedAt: 0 } }, [], 'CertificateRequested', 'ZoneNotFound'],
     ['hostname outside the zone', { zone: { ...zone(), zone: { id: 'Z1', name: 'in-muenchen.de', privateZone: false } } }, [], 'CertificateRequested', 'ZoneMismatch'],
     ['no certificate', { certificate: undefined }, [`request certificate for ${HOST}`], 'CertificateRequested', 'Requesting'],
@@ -259,7 +261,13 @@ t.test('deletion, step by step', async (t) => {
       { zone: zone([]), placement: undefined, certificate: undefined, grants: [], loadBalancer: undefined, claim: claim('team-a', 'web', 'other-uid') },
       [`remove finalizer ${FINALIZER}`],
     ],
-    ['Denied: only the finalizer, whatever AWS shows', { claim: claim('team-b', 'other') }, [`remove finalizer ${FINALIZER}`]],
+    ['Denied, never provisioned: only the finalizer', { claim: claim('team-b', 'other'), placement: undefined, certificate: undefined, grants: [], zone: undefined }, [`remove finalizer ${FINALIZER}`]],
+    ['Denied after provisioning: its placement goes, DNS stays (the hostname is theirs)', { claim: claim('team-b', 'other') }, [`remove placement of ${UID}`]],
+    [
+      'Denied after provisioning: its certificate goes, not the claim',
+      { claim: claim('team-b', 'other'), placement: undefined, loadBalancer: lb([]), lbConfig: lbConfig(['arn:other']) },
+      [`delete certificate ${ARN}`],
+    ],
   ];
   for (const [name, over, changes] of cases) {
     const input = ready({ request: deleting(), ...over });
