@@ -211,3 +211,21 @@ t.test('a request that lost its claim is Denied, makes no AWS call, and on delet
   t.ok(await record(hostname, 'A'), "the winner's alias stays");
   t.equal(conditionOf(await getRequest(h, ns, 'winner'), 'Ready')?.status, 'True', 'the winner stays Ready');
 });
+
+t.test('a restart mid-provisioning with the status lost never yields a second certificate', async (t) => {
+  const hostname = uniqueHostname('opendi.com', 'crash');
+  await h.admin.create(paths.requests(ns), requestManifest(ns, 'crash', hostname, h.zoneId));
+  const requested = await waitRequest(h, ns, 'crash', 'CertificateRequested=True', (r) => conditionOf(r, 'CertificateRequested')?.status === 'True', 60_000);
+  const arn = requested.status!.certificateArn!;
+  let before = await awsCallCounts();
+  await h.restart(async () => {
+    await h.admin.patch(paths.requestStatus(ns, 'crash'), 'merge', { status: null });
+    before = await awsCallCounts();
+  });
+  const r = await waitReady(h, ns, 'crash');
+  t.equal(r.status?.certificateArn, arn, 'the same certificate, found again by its tags or its placement');
+  const diff = diffAwsCallCounts(before, await awsCallCounts());
+  t.notOk(diff.byOperation['acm.RequestCertificate'], 'no second RequestCertificate');
+  const mine = (await h.ports.acm.listCertificates()).filter((c) => c.domainName === hostname);
+  t.equal(mine.length, 1, 'exactly one certificate for the hostname in ACM');
+});
