@@ -16,10 +16,11 @@ import { Applier, NotYetError, WriteOverlay, errorText } from './apply.js';
 import { Route53Batcher } from './batch.js';
 import { Observer, type CertificateState, type LoadBalancerState } from './observe.js';
 import { describeChange, gatewayAddress, grantNamespaces, planRequest, TAG_REQUEST_UID, type Plan, type PlanInput } from './plan.js';
-import { poolKeyOf } from './placement.js';
+import { capacityPerGateway, poolKeyOf } from './placement.js';
 import { PoolWriter } from './pool-writer.js';
 import type { AwsPorts } from './ports.js';
 import { WorkQueue } from './queue.js';
+import { reconcileDuration, reconcileErrors, registerView, resyncsTotal } from './metrics.js';
 
 export const REPORTING_CONTROLLER = 'gateway-orchestrator.io/reconciler';
 const CLAIM_KEY_PREFIX = 'claim:';
@@ -61,6 +62,7 @@ export class Reconciler {
   private resyncTimer: NodeJS.Timeout | undefined;
   private resyncing: Promise<void> | undefined;
   private resyncCount = 0;
+  private unregisterMetrics: (() => void) | undefined;
   private readonly log: Logger;
   private readonly zoneFreshMs: number;
 
@@ -103,8 +105,11 @@ export class Reconciler {
     });
     this.queue = new WorkQueue({
       concurrency: config.reconcile.concurrency,
-      worker: (key) => (key.startsWith(CLAIM_KEY_PREFIX) ? this.reconcileClaim(key.slice(CLAIM_KEY_PREFIX.length)) : this.reconcile(key)),
-      onError: (key, err, retryInMs) => this.log.warn({ key, err: errorText(err), retryInMs }, 'reconcile failed; retrying with back-off'),
+      worker: (key) => this.timed(key),
+      onError: (key, err, retryInMs) => {
+        reconcileErrors.inc({ kind: key.startsWith(CLAIM_KEY_PREFIX) ? 'claim' : 'request' });
+        this.log.warn({ key, err: errorText(err), retryInMs }, 'reconcile failed; retrying with back-off');
+      },
     });
     caches.requests.on((event, r) => {
       if (!this.running || !this.serves(r)) return;
@@ -139,10 +144,30 @@ export class Reconciler {
     return this.o.caches.requests.list().filter((r) => this.serves(r));
   }
 
+  private async timed(key: string): Promise<{ requeueAfterMs?: number }> {
+    const end = reconcileDuration.startTimer();
+    try {
+      const result = key.startsWith(CLAIM_KEY_PREFIX) ? await this.reconcileClaim(key.slice(CLAIM_KEY_PREFIX.length)) : await this.reconcile(key);
+      end({ result: result.requeueAfterMs !== undefined ? 'waiting' : 'done' });
+      return result;
+    } catch (err) {
+      end({ result: 'error' });
+      throw err;
+    }
+  }
+
   /** Starts work (leadership gained): rebuild the pool from the cluster, read AWS, enqueue all. */
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.unregisterMetrics ??= registerView({
+      queueReady: () => this.queue.length,
+      queueDelayed: () => this.queue.pendingDelayed,
+      requests: () => this.requests(),
+      pool: () => this.pool.all,
+      capacityPerGateway: capacityPerGateway(this.o.config.pool),
+      now: () => Date.now(),
+    });
     this.queue.resume();
     this.pool.load(this.o.caches.lbConfigs.list(this.o.config.pool.namespace));
     void this.resync();
@@ -151,6 +176,8 @@ export class Reconciler {
   /** Stops work (leadership lost or shutdown); waits for running workers. */
   async stop(): Promise<void> {
     this.running = false;
+    this.unregisterMetrics?.();
+    this.unregisterMetrics = undefined;
     if (this.resyncTimer) clearTimeout(this.resyncTimer);
     this.resyncTimer = undefined;
     await this.queue.stop();
@@ -195,7 +222,9 @@ export class Reconciler {
     try {
       await this.observer.refresh({ zoneIds, loadBalancerDnsNames: lbDns });
       this.resyncCount++;
+      resyncsTotal.inc({ outcome: 'success' });
     } catch (err) {
+      resyncsTotal.inc({ outcome: 'error' });
       this.log.warn({ err: errorText(err) }, 'resync could not read AWS; retrying soon');
       if (this.running) setTimeout(() => void this.resync(), 5_000).unref();
       return;

@@ -4,6 +4,7 @@ import t from 'tap';
 import { ANNOTATION_PLACEMENTS, FINALIZER, type PoolPlacement } from '../../policy/api.js';
 import { claimNameFor, grantNameFor, ownerRecordName } from '../../policy/hostname.js';
 import { paths } from '../../server/kube/rest.js';
+import { registry } from '../../server/metrics.js';
 import { awsCallCounts, diffAwsCallCounts } from '../../reconcile/aws/index.js';
 import { uniqueHostname, uniqueName, waitFor } from '../helpers/index.js';
 import {
@@ -85,6 +86,12 @@ t.test('1. a request goes Ready; moto has the certificate, validation CNAME, ali
     { description: 'reconciler Events for web', timeoutMs: 20_000 },
   );
   t.same(events, ['CertificateIssued', 'CertificateRequested', 'Ready'], 'Events on the transitions');
+
+  const metrics = await registry.metrics();
+  t.match(metrics, /^gateway_orchestrator_leader 1$/m, 'the leader says so');
+  t.match(metrics, new RegExp(`^gateway_orchestrator_pool_gateway_hostnames\\{gateway="${r.status?.assignedGateway?.name}"\\} [1-9]`, 'm'), 'pool fill is exported');
+  t.match(metrics, /^gateway_orchestrator_requests\{condition="Ready",status="True"\} [1-9]/m, 'requests by condition');
+  t.match(metrics, /^gateway_orchestrator_reconcile_duration_seconds_count\{result="done"\} [1-9]/m, 'reconcile passes are timed');
 });
 
 t.test('an orphan claim (its request never came to exist) is released after the grace period', async (t) => {
