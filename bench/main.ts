@@ -28,14 +28,15 @@ function heading(title: string): void {
   process.stdout.write(`\n== ${title}\n${describeMachine()}\n`);
 }
 
-async function admission(sizes: number[], durationSeconds: number, warmupSeconds: number): Promise<void> {
-  heading(`admission: production webhook server vs bare fastify, HTTPS, 32 connections, ${durationSeconds} s per measurement`);
+async function admission(sizes: number[], durationSeconds: number, warmupSeconds: number, rounds: number): Promise<void> {
+  heading(`admission: production webhook server vs bare fastify, HTTPS, 32 connections, median of ${rounds} alternating rounds of ${durationSeconds} s`);
   const rows = await benchAdmission({
     sizes,
     scenarios: ['route', 'ghr-validate', 'ghr-mutate'],
     connections: 32,
     durationSeconds,
     warmupSeconds,
+    rounds,
     bodies: 2000,
     ...(values['cpu-prof'] ? { cpuProfileDir: values['cpu-prof'] } : {}),
   });
@@ -52,7 +53,7 @@ async function decision(sizes: number[], roundMs: number, rounds: number): Promi
 
 async function e2e(routes: number): Promise<void> {
   heading(`end to end: ${routes} HTTPRoute creates through the API server, with and without the route webhook`);
-  const r = await benchEndToEnd({ routes, blocks: 4, warmup: 5 });
+  const r = await benchEndToEnd({ routes, blocks: routes >= 500 ? 10 : 2, warmup: 3 });
   process.stdout.write(`${e2eTable(r)}\nerrors ${r.errors}; load average during the blocks: ${r.loadAverage.join(' | ')}\n`);
   results['e2e'] = r;
 }
@@ -69,13 +70,13 @@ async function reconcile(sizes: number[]): Promise<void> {
 
 switch (set) {
   case 'quick':
-    await admission([100, 10_000], 3, 1);
+    await admission([100, 10_000], 2, 1, 2);
     await decision([100, 10_000, 100_000], 200, 5);
     await e2e(100);
     if (values.reconcile) await reconcile([20]);
     break;
   case 'admission':
-    await admission([10_000, 100_000], 10, 3);
+    await admission([10_000, 100_000], 5, 2, 3);
     break;
   case 'decision':
     await decision([100, 10_000, 100_000], 500, 9);
@@ -87,7 +88,7 @@ switch (set) {
     await reconcile(rest.length ? rest.map(Number) : [100]);
     break;
   case 'full':
-    await admission([10_000, 100_000], 10, 3);
+    await admission([10_000, 100_000], 5, 2, 3);
     await decision([100, 10_000, 100_000], 500, 9);
     await e2e(1000);
     break;

@@ -1,7 +1,7 @@
 // Admission throughput and latency: the production webhook server (dist/, TLS, real handlers and
 // decorators, ownership index filled with N claims and N grants) against a bare fastify HTTPS
-// server that allows everything, in the same run, same TLS, same bodies. Server on one core, load
-// generator on the other.
+// server that allows everything, in the same run, same TLS, same bodies. Servers on one core, load
+// generator on the other; measurements alternate between the servers, median of the rounds.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { issueStandaloneTls } from '../../server/tls.js';
 import { describeMachine, loadAverageNow, machineInfo } from '../lib/machine.js';
-import { canPin, pinned, processMemory } from '../lib/proc.js';
-import { fmt, formatTable } from '../lib/stats.js';
+import { canPin, pinned, processCpuSeconds, processMemory } from '../lib/proc.js';
+import { fmt, formatTable, median } from '../lib/stats.js';
 import { REPO_ROOT, buildProduction } from '../lib/build.js';
 import { SCENARIO_PATHS, population, routeReviews, scenarioBodies, type ScenarioName } from './dataset.js';
 import { loadTool, runLoad, type LoadResult } from './load.js';
@@ -21,6 +21,8 @@ export interface AdmissionBenchOptions {
   connections: number;
   durationSeconds: number;
   warmupSeconds: number;
+  /** Measurements per server and scenario, alternating between the servers; the median is reported. */
+  rounds: number;
   /** Distinct bodies per scenario (the load cycles through them). */
   bodies: number;
   /** Write a CPU profile of each orchestrator server into this directory. */
@@ -31,7 +33,12 @@ export interface AdmissionRow {
   server: string;
   holders: number | undefined;
   scenario: ScenarioName;
+  /** Median over the rounds (max: largest). */
   load: LoadResult;
+  /** reviews/s of each round. */
+  rounds: number[];
+  /** Server CPU time (user + system) per review, median over the rounds. */
+  cpuUsPerReview: number;
   rssBytes: number;
   peakRssBytes: number;
   /** Mean time inside the decorated handler, from the production histogram (orchestrator only). */
@@ -123,71 +130,105 @@ async function verify(port: number, caCert: string, path: string, bodies: string
 
 export async function benchAdmission(options: AdmissionBenchOptions): Promise<AdmissionRow[]> {
   const buildMs = await buildProduction();
-  process.stdout.write(`admission: production build ${buildMs} ms; load tool ${loadTool()}; ${canPin() ? `server on cpu ${SERVER_CPU}, load on cpu ${LOAD_CPU}` : 'NOT PINNED (no taskset)'}\n`);
+  process.stdout.write(`admission: production build ${buildMs} ms; load tool ${loadTool()}; ${canPin() ? `servers on cpu ${SERVER_CPU}, load on cpu ${LOAD_CPU}` : 'NOT PINNED (no taskset)'}\n`);
   const dir = mkdtempSync(join(tmpdir(), 'gwo-bench-admission-'));
   const tls = issueStandaloneTls({ dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
   const tlsFile = join(dir, 'tls.json');
   writeFileSync(tlsFile, JSON.stringify({ cert: tls.cert, key: tls.key }));
   if (options.cpuProfileDir) mkdirSync(options.cpuProfileDir, { recursive: true });
-
-  const bodyFiles = new Map<string, string>();
-  const bodiesFor = (size: number, scenario: ScenarioName) => {
-    const key = `${size}-${scenario}`;
-    let file = bodyFiles.get(key);
-    if (!file) {
-      file = join(dir, `${key}.jsonl`);
-      writeFileSync(file, `${scenarioBodies(population(size), scenario, options.bodies).join('\n')}\n`);
-      bodyFiles.set(key, file);
-    }
-    return file;
-  };
   const largest = Math.max(...options.sizes);
   const mix = routeReviews(population(largest), options.bodies).mix;
   process.stdout.write(
     `admission: route bodies ${options.bodies}, hostnames 1-3 each: ${mix.exact} exact grants, ${mix.wildcardCovered} below a held wildcard, ${mix.unmanaged} outside the allowlist\n`,
   );
 
-  const rows: AdmissionRow[] = [];
-  const servers: Array<{ label: string; holders?: number; args: string[] }> = [
+  // Every server runs for the whole benchmark (idle ones cost nothing); measurements alternate
+  // between them round by round, so a change in background load hits all of them alike.
+  const specs: Array<{ label: string; holders?: number; args: string[] }> = [
     { label: 'bare', args: ['bare', tlsFile] },
     ...options.sizes.map((holders) => ({ label: 'orchestrator', holders, args: ['orchestrator', String(holders), tlsFile] })),
-    { label: 'bare', args: ['bare', tlsFile] },
   ];
-  for (const s of servers) {
-    const server = await startServer(s.args, s.holders !== undefined ? options.cpuProfileDir : undefined);
-    try {
-      for (const scenario of options.scenarios) {
-        const file = bodiesFor(s.holders ?? largest, scenario);
-        const { readFileSync } = await import('node:fs');
-        const bodies = readFileSync(file, 'utf8').trim().split('\n');
+  const servers: Array<{ spec: (typeof specs)[number]; server: RunningServer }> = [];
+  const rows: AdmissionRow[] = [];
+  try {
+    for (const spec of specs) servers.push({ spec, server: await startServer(spec.args, spec.holders !== undefined ? options.cpuProfileDir : undefined) });
+    for (const scenario of options.scenarios) {
+      const files = new Map<RunningServer, string>();
+      for (const { spec, server } of servers) {
+        const bodies = scenarioBodies(population(spec.holders ?? largest), scenario, options.bodies);
+        const file = join(dir, `${spec.holders ?? 'bare'}-${scenario}.jsonl`);
+        writeFileSync(file, `${bodies.join('\n')}\n`);
+        files.set(server, file);
+        await verify(server.port, tls.caCert, SCENARIO_PATHS[scenario], bodies, scenario === 'ghr-mutate' && spec.holders !== undefined);
         const url = `https://127.0.0.1:${server.port}${SCENARIO_PATHS[scenario]}`;
-        await verify(server.port, tls.caCert, SCENARIO_PATHS[scenario], bodies, scenario === 'ghr-mutate' && s.holders !== undefined);
-        const before = s.holders !== undefined ? await server.stats() : undefined;
         if (options.warmupSeconds > 0) await runLoad({ url, bodiesFile: file, connections: options.connections, durationSeconds: options.warmupSeconds, cpu: LOAD_CPU });
-        const load = await runLoad({ url, bodiesFile: file, connections: options.connections, durationSeconds: options.durationSeconds, cpu: LOAD_CPU });
-        const memory = processMemory(server.child.pid!);
-        const row: AdmissionRow = { server: s.label, holders: s.holders, scenario, load, rssBytes: memory.rss, peakRssBytes: memory.peakRss, loadAverage: loadAverageNow() };
-        if (before) {
-          const after = await server.stats();
-          const time = (after.stats['handlerTime'] as Record<string, { count: number; seconds: number }>) ?? {};
-          const timeBefore = (before.stats['handlerTime'] as Record<string, { count: number; seconds: number }>) ?? {};
-          const webhook = { route: 'validate-routes', 'ghr-validate': 'validate-requests', 'ghr-mutate': 'mutate-requests' }[scenario];
-          const count = (time[webhook]?.count ?? 0) - (timeBefore[webhook]?.count ?? 0);
-          const seconds = (time[webhook]?.seconds ?? 0) - (timeBefore[webhook]?.seconds ?? 0);
-          row.handlerMeanMs = count > 0 ? (seconds / count) * 1000 : NaN;
-          row.claimReads = Number(after.stats['claimReads']) - Number(before.stats['claimReads']);
-          row.claimCreates = Number(after.stats['claimCreates']) - Number(before.stats['claimCreates']);
+      }
+      const rounds = new Map<RunningServer, { loads: LoadResult[]; cpuUs: number[]; handlerMs: number[]; claimReads: number; claimCreates: number }>();
+      for (let round = 0; round < options.rounds; round++) {
+        for (const { spec, server } of servers) {
+          const url = `https://127.0.0.1:${server.port}${SCENARIO_PATHS[scenario]}`;
+          const before = spec.holders !== undefined ? await server.stats() : undefined;
+          const cpuBefore = processCpuSeconds(server.child.pid!);
+          const load = await runLoad({ url, bodiesFile: files.get(server)!, connections: options.connections, durationSeconds: options.durationSeconds, cpu: LOAD_CPU });
+          const cpuUs = ((processCpuSeconds(server.child.pid!) - cpuBefore) * 1e6) / Math.max(1, load.requests);
+          const entry = rounds.get(server) ?? { loads: [], cpuUs: [], handlerMs: [], claimReads: 0, claimCreates: 0 };
+          entry.loads.push(load);
+          entry.cpuUs.push(cpuUs);
+          if (before) {
+            const after = await server.stats();
+            const webhook = { route: 'validate-routes', 'ghr-validate': 'validate-requests', 'ghr-mutate': 'mutate-requests' }[scenario];
+            const time = (x: typeof after) => (x.stats['handlerTime'] as Record<string, { count: number; seconds: number }>)[webhook] ?? { count: 0, seconds: 0 };
+            const count = time(after).count - time(before).count;
+            entry.handlerMs.push(count > 0 ? ((time(after).seconds - time(before).seconds) / count) * 1000 : NaN);
+            entry.claimReads += Number(after.stats['claimReads']) - Number(before.stats['claimReads']);
+            entry.claimCreates += Number(after.stats['claimCreates']) - Number(before.stats['claimCreates']);
+          }
+          rounds.set(server, entry);
         }
+      }
+      for (const { spec, server } of servers) {
+        const entry = rounds.get(server)!;
+        const memory = processMemory(server.child.pid!);
+        const load = medianLoad(entry.loads);
+        const row: AdmissionRow = {
+          server: spec.label,
+          holders: spec.holders,
+          scenario,
+          load,
+          rounds: entry.loads.map((l) => Math.round(l.rps)),
+          cpuUsPerReview: median(entry.cpuUs),
+          rssBytes: memory.rss,
+          peakRssBytes: memory.peakRss,
+          loadAverage: loadAverageNow(),
+          ...(spec.holders !== undefined ? { handlerMeanMs: median(entry.handlerMs), claimReads: entry.claimReads, claimCreates: entry.claimCreates } : {}),
+        };
         rows.push(row);
         process.stdout.write(
-          `  ${s.label}${s.holders !== undefined ? ` ${s.holders}` : ''} ${scenario}: ${fmt.int(load.rps)}/s p50 ${fmt.ms(load.p50Ms)} p99 ${fmt.ms(load.p99Ms)} max ${fmt.ms(load.maxMs)} ms, errors ${load.errors}, RSS ${fmt.mib(memory.rss)} MiB (load ${row.loadAverage})\n`,
+          `  ${spec.label}${spec.holders !== undefined ? ` ${spec.holders}` : ''} ${scenario}: ${fmt.int(load.rps)}/s (rounds ${row.rounds.join(', ')}) p50 ${fmt.ms(load.p50Ms)} p99 ${fmt.ms(load.p99Ms)} max ${fmt.ms(load.maxMs)} ms, errors ${load.errors}, CPU ${fmt.int(row.cpuUsPerReview)} us/review, RSS ${fmt.mib(memory.rss)} MiB (load ${row.loadAverage})\n`,
         );
       }
-    } finally {
-      await server.stop();
     }
+  } finally {
+    for (const { server } of servers) await server.stop();
   }
   return rows;
+}
+
+/** Per figure, the median over rounds (max: the largest); errors add up. */
+function medianLoad(loads: LoadResult[]): LoadResult {
+  const pick = (f: (l: LoadResult) => number) => median(loads.map(f));
+  return {
+    tool: loads[0]!.tool,
+    requests: loads.reduce((a, l) => a + l.requests, 0),
+    seconds: loads.reduce((a, l) => a + l.seconds, 0),
+    rps: pick((l) => l.rps),
+    p50Ms: pick((l) => l.p50Ms),
+    p90Ms: pick((l) => l.p90Ms),
+    p99Ms: pick((l) => l.p99Ms),
+    maxMs: Math.max(...loads.map((l) => l.maxMs)),
+    meanMs: pick((l) => l.meanMs),
+    errors: loads.reduce((a, l) => a + l.errors, 0),
+  };
 }
 
 export function admissionTable(rows: AdmissionRow[]): string {
@@ -196,8 +237,12 @@ export function admissionTable(rows: AdmissionRow[]): string {
     const bare = rows.filter((r) => r.server === 'bare' && r.scenario === scenario);
     return bare.reduce((a, r) => a + r.load.rps, 0) / bare.length;
   };
+  const bareCpu = (scenario: ScenarioName) => {
+    const bare = rows.filter((r) => r.server === 'bare' && r.scenario === scenario);
+    return bare.reduce((a, r) => a + r.cpuUsPerReview, 0) / bare.length;
+  };
   const table: Array<Array<string | number>> = [
-    ['server', 'holders', 'scenario', 'reviews/s', 'vs bare', 'p50 ms', 'p99 ms', 'max ms', 'errors', 'handler ms', 'claim reads', 'RSS MiB', 'load avg'],
+    ['server', 'holders', 'scenario', 'reviews/s', 'rounds', 'vs bare', 'CPU us/review', 'bare/this CPU', 'p50 ms', 'p99 ms', 'max ms', 'errors', 'handler ms', 'claim reads', 'RSS MiB', 'load avg'],
   ];
   for (const scenario of scenarios) {
     for (const r of rows.filter((x) => x.scenario === scenario)) {
@@ -206,7 +251,10 @@ export function admissionTable(rows: AdmissionRow[]): string {
         r.holders === undefined ? '-' : fmt.int(r.holders),
         scenario === 'ghr-validate' ? 'ghr-validate (in-memory claims)' : scenario,
         fmt.int(r.load.rps),
+        r.rounds.map((v) => fmt.int(v)).join(' / '),
         r.server === 'bare' ? '1.00x' : fmt.ratio(r.load.rps / bareRps(scenario)),
+        fmt.int(r.cpuUsPerReview),
+        r.server === 'bare' ? '1.00x' : fmt.ratio(bareCpu(scenario) / r.cpuUsPerReview),
         fmt.ms(r.load.p50Ms),
         fmt.ms(r.load.p99Ms),
         fmt.ms(r.load.maxMs),

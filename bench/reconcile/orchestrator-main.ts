@@ -21,6 +21,9 @@ interface Settings {
   config: PlatformConfig;
   kubeconfig: string;
   logLevel?: string;
+  /** Serve only requests in namespaces starting with this (the reconciler's test scope), so a run
+   *  and the tests sharing its environment never reconcile each other's requests. */
+  namespacePrefix?: string;
 }
 
 export interface Sample {
@@ -40,14 +43,19 @@ const orchestrator = await startOrchestrator({
   config: settings.config,
   kubeConfig,
   log: createLogger(settings.logLevel ?? 'info'),
-  startReconciler: (deps) => startReconciler(deps, { onReconciler: (r) => (reconciler = r) }),
+  startReconciler: (deps) =>
+    startReconciler(deps, {
+      onReconciler: (r) => (reconciler = r),
+      ...(settings.namespacePrefix ? { namespaces: (ns: string) => ns.startsWith(settings.namespacePrefix!) } : {}),
+    }),
   webhook: { host: '127.0.0.1', port: 0, metricsPort: 0, ipAddresses: ['127.0.0.1'], dnsNames: ['localhost'] },
 });
 
 function requestCounts(): { total: number; ready: number; claimed: number } {
   let ready = 0;
   let claimed = 0;
-  const all = orchestrator.caches.requests.list();
+  const prefix = settings.namespacePrefix ?? '';
+  const all = orchestrator.caches.requests.list().filter((r) => (r.metadata.namespace ?? '').startsWith(prefix));
   for (const r of all) {
     const conditions = r.status?.conditions ?? [];
     if (conditions.some((c) => c.type === 'Claimed' && c.status === 'True')) claimed++;
