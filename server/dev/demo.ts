@@ -367,10 +367,18 @@ async function demo(): Promise<number> {
   const run = await startOrchestrator(env);
   progress(undefined);
   ok(`${existing?.pid === run.pid ? 'already running' : 'running in the background'} (pid ${run.pid}), logs in ${rel(logFile)}`);
-  note(`webhooks ${run.webhookUrl} registered with the API server; metrics ${run.metricsUrl}`);
+  note(`webhooks ${run.webhookUrl}, registered with the API server as ${run.webhookConfiguration}; metrics ${run.metricsUrl}`);
   note('the AWS Load Balancer Controller stand-in turns each pool Gateway into an ALB in moto');
 
   step(`team-a (alice) requests ${HOSTNAME}`);
+  const earlier = await getRequest(rest, 'team-a', 'shop');
+  if (earlier?.metadata.deletionTimestamp) {
+    // Locally the last hostname of a Gateway cannot finish deleting: moto keeps reporting its
+    // certificate in use by the listener the stand-in removed, and the orchestrator waits for ACM.
+    unexpected(`team-a/shop from an earlier run is being deleted (${earlier.status?.conditions?.find((c) => c.type === 'Ready')?.message ?? 'cleaning up'})`);
+    print(`    start from scratch: npm run demo:stop && npm run env:down && npm run demo`);
+    return 1;
+  }
   const request = await applyAs(env, alice, 'team-a/hostname-request.yaml', 'alice');
   if (!request.accepted) unexpected(`team-a's request was refused: ${request.error}`);
   else {
@@ -378,6 +386,7 @@ async function demo(): Promise<number> {
     for (const w of request.warnings) note(`warning from the webhook: ${w}`);
   }
   const ready = await watchUntilReady(rest, 'team-a', 'shop');
+  if (ready && request.stdout.endsWith('unchanged')) note('(from an earlier run: `npm run env:down` and `npm run demo` start from scratch)');
 
   step('team-a (alice) attaches its HTTPRoute');
   const route = await applyAs(env, alice, 'team-a/httproute.yaml', 'alice');
@@ -415,20 +424,23 @@ async function demo(): Promise<number> {
 
   print();
   print(bold(`Where ${HOSTNAME} lives`));
+  shell('kubectl get ghr -A -o wide');
+  for (const line of (await kubectlOk(env, ['get', 'ghr', '-A', '-o', 'wide'])).trimEnd().split('\n')) print(`    ${line}`);
+  print();
   if (ready) await showWhere(env, rest, ready);
 
-  const k = `${rel(env.kubectl)} --kubeconfig ${rel(env.kubeconfig)}`;
+  const k = `kubectl --kubeconfig ${rel(env.kubeconfig)}`;
   print();
   print(bold('Look around'));
-  print(`    ${k} get ghr -A                    ${dim('# every hostname request: where and how far')}`);
-  print(`    ${k} get ghr -A -o wide            ${dim('# with the ALB and the certificate')}`);
-  print(`    ${k} describe ghr shop -n team-a   ${dim('# conditions, step by step')}`);
-  print(`    ${k} get events -n team-b          ${dim('# the denials')}`);
-  print(`    ${k} get domainclaims,hostnamegrants ${dim('# who holds which hostname, who may route it')}`);
+  print(`    ${dim(`# kubectl: any recent one, or the one env:up built for this API server: ${env.kubectl}`)}`);
+  print(`    ${k} get ghr -A                     ${dim('# every hostname request: where and how far')}`);
+  print(`    ${k} describe ghr shop -n team-a    ${dim('# its conditions, step by step')}`);
+  print(`    ${k} get events -n team-b           ${dim('# the denials')}`);
+  print(`    ${k} get domainclaims,hostnamegrants   ${dim('# who holds which hostname, who may route it')}`);
   print(`    ${k} get gateways,loadbalancerconfigurations -n edge   ${dim('# the pool')}`);
-  print(`    ${rel(env.kubectl)} --kubeconfig ${rel(bob.kubeconfig)} get ghr -n team-b   ${dim('# as bob (try creating things)')}`);
-  print(`    set -a; . ${rel(env.awsEnv)}; set +a    ${dim('# then any AWS CLI or SDK against moto:')}`);
-  print(`    ${dim(`#   aws --endpoint-url $AWS_ENDPOINT_URL route53 list-resource-record-sets --hosted-zone-id ${env.aws.zoneIds['opendi.com'] ?? ''}`)}`);
+  print(`    kubectl --kubeconfig ${rel(bob.kubeconfig)} apply -f ...   ${dim('# act as bob (or alice): RBAC and the webhooks decide')}`);
+  print(`    set -a; . ${rel(env.awsEnv)}; set +a   ${dim('# then the AWS CLI or SDK against moto, e.g.')}`);
+  print(`    aws --endpoint-url "$AWS_ENDPOINT_URL" route53 list-resource-record-sets --hosted-zone-id ${env.aws.zoneIds['opendi.com'] ?? ''}`);
   print(`    tail -f ${rel(logFile)}    ${dim('# the orchestrator (JSON logs)')}`);
   print();
   print(bold('Stop'));

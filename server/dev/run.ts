@@ -31,6 +31,8 @@ export interface RunState {
   pid: number;
   startedAt: string;
   webhookUrl: string;
+  /** Name of the local Validating- and MutatingWebhookConfiguration (one per process). */
+  webhookConfiguration: string;
   metricsUrl: string;
   envStartedAt: string;
 }
@@ -111,6 +113,7 @@ async function main(): Promise<void> {
     pid: process.pid,
     startedAt: new Date().toISOString(),
     webhookUrl: `https://127.0.0.1:${orchestrator.port}`,
+    webhookConfiguration: config.webhook.validatingConfigurationName,
     metricsUrl: `http://127.0.0.1:${orchestrator.metricsPort ?? 0}/metrics`,
     envStartedAt: env.startedAt,
   };
@@ -121,7 +124,7 @@ async function main(): Promise<void> {
   say(
     [
       'gateway-orchestrator (dev) is running:',
-      `  webhooks     ${run.webhookUrl} (registered with the API server as "gateway-orchestrator")`,
+      `  webhooks     ${run.webhookUrl} (registered with the API server as ${run.webhookConfiguration})`,
       `  metrics      ${run.metricsUrl}`,
       `  reconciler   ${running?.isLeader ? 'leading' : 'waiting for the leader lease'} (pool namespace ${config.pool.namespace})`,
       `  LBC stand-in ALBs in moto for Gateways of class ${config.defaults.gatewayClass} in ${config.pool.namespace}`,
