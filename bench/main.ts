@@ -6,7 +6,8 @@
 //   e2e              1,000 routes through the API server
 //   reconcile [N..]  requests to Ready against moto with the load-balancer stand-in (default 100)
 //   full             admission, decision, e2e
-// Options: --json <file> writes every result; --cpu-prof <dir> profiles the benchmark servers.
+// Options: --json <file> writes every result; --cpu-prof <dir> profiles the benchmark servers;
+// reconcile: --concurrency <n> overrides config.reconcile.concurrency, --keep skips the clean-up.
 // The local environment (npm run env:up) is needed for e2e and reconcile.
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -19,7 +20,13 @@ process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { json: { type: 'string' }, 'cpu-prof': { type: 'string' }, reconcile: { type: 'boolean', default: false } },
+  options: {
+    json: { type: 'string' },
+    'cpu-prof': { type: 'string' },
+    reconcile: { type: 'boolean', default: false },
+    concurrency: { type: 'string' },
+    keep: { type: 'boolean', default: false },
+  },
 });
 const [set = 'quick', ...rest] = positionals;
 const results: Record<string, unknown> = { machine: machineInfo(), set };
@@ -62,7 +69,12 @@ async function reconcile(sizes: number[]): Promise<void> {
   const { benchReconcile, reconcileTables } = await import('./reconcile/run.js');
   for (const requests of sizes) {
     heading(`reconcile: ${requests} requests to Ready against moto with the load-balancer stand-in`);
-    const r = await benchReconcile({ requests });
+    const r = await benchReconcile({
+      requests,
+      cleanup: !values.keep,
+      ...(values.concurrency ? { concurrency: Number(values.concurrency) } : {}),
+      ...(values['cpu-prof'] ? { cpuProfileDir: values['cpu-prof'] } : {}),
+    });
     process.stdout.write(`${reconcileTables(r)}\n`);
     ((results['reconcile'] ??= []) as unknown[]).push(r);
   }

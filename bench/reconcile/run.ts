@@ -43,6 +43,10 @@ export interface ReconcileBenchOptions {
    * that Gateway's listener update.
    */
   certificatesPerGateway?: number;
+  /** Overrides config.reconcile.concurrency (default 4: the platform default). */
+  concurrency?: number;
+  /** Write a CPU profile of the orchestrator process into this directory (when it stops). */
+  cpuProfileDir?: string;
   /** Delete everything the run created and wait for it (default true). */
   cleanup?: boolean;
 }
@@ -70,6 +74,7 @@ export interface ReconcileResult {
   services: Record<string, ServiceFigures>;
   /** The largest of budgetSeconds: how fast the budgets allow the bulk at best. */
   budgetSeconds: number;
+  concurrency: number;
   peakRssBytes: number;
   steady: { diff: AwsCallCounts; ms: number } | undefined;
   gateways: number;
@@ -152,6 +157,7 @@ export async function benchReconcile(options: ReconcileBenchOptions): Promise<Re
   const config = localPlatformConfig(state, {
     orchestrator: { namespace: `gwo-${id}`, breakGlassGroups: ['system:masters', 'gateway-orchestrator:break-glass'] },
     pool: { namespace: `edge-${id}`, certificatesPerGateway: options.certificatesPerGateway ?? 24 },
+    ...(options.concurrency ? { reconcile: { concurrency: options.concurrency } } : {}),
     webhook: { port: 0, metricsPort: 0, validatingConfigurationName: `gateway-orchestrator-${id}`, mutatingConfigurationName: `gateway-orchestrator-${id}` },
   });
   const zoneId = state.aws.zoneIds['opendi.com'];
@@ -189,7 +195,8 @@ export async function benchReconcile(options: ReconcileBenchOptions): Promise<Re
     logFile,
     false,
   );
-  const orchestrator = startChild(process.execPath, [join(REPO_ROOT, 'dist/bench/reconcile/orchestrator-main.js'), settingsFile], env, logFile, true);
+  const profile = options.cpuProfileDir ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProfileDir] : [];
+  const orchestrator = startChild(process.execPath, [...profile, join(REPO_ROOT, 'dist/bench/reconcile/orchestrator-main.js'), settingsFile], env, logFile, true);
   const loadAverage = [loadAverageNow()];
   const created: Array<[string, string]> = [];
   try {
@@ -285,6 +292,7 @@ export async function benchReconcile(options: ReconcileBenchOptions): Promise<Re
       bulk: bulkEndStats.calls,
       services,
       budgetSeconds,
+      concurrency: config.reconcile.concurrency,
       peakRssBytes,
       steady,
       gateways,
@@ -362,7 +370,7 @@ export function reconcileTables(r: ReconcileResult): string {
   const lines: string[] = [];
   lines.push(
     formatTable([
-      ['requests', 'namespaces', 'Ready', 'create s', 'all Ready s', 'budget floor s', 'vs floor', 'Gateways', 'peak RSS MiB', 'stand-in interval'],
+      ['requests', 'namespaces', 'Ready', 'create s', 'all Ready s', 'budget floor s', 'vs floor', 'concurrency', 'Gateways', 'peak RSS MiB', 'stand-in interval'],
       [
         fmt.int(r.requests),
         r.namespaces,
@@ -371,6 +379,7 @@ export function reconcileTables(r: ReconcileResult): string {
         r.readySeconds === undefined ? `timed out at ${r.timeoutSeconds} s` : r.readySeconds.toFixed(1),
         r.budgetSeconds.toFixed(1),
         r.readySeconds === undefined ? '-' : fmt.ratio(r.readySeconds / Math.max(r.budgetSeconds, 1e-9)),
+        r.concurrency,
         r.gateways,
         fmt.mib(r.peakRssBytes),
         `${r.standInIntervalMs} ms`,
