@@ -556,8 +556,15 @@ function planDeletion(input: PlanInput): Plan {
     // ACM's InUseBy may lag behind (or, in an emulator, never forget) the listener we have just
     // seen drop the certificate: such entries do not hold the deletion back; DeleteCertificate
     // has the last word (it refuses while really in use, and the applier waits and retries).
+    // That includes a listener of our ALB that is gone: the load balancer controller deletes the
+    // HTTPS listener when the last certificate leaves its configuration.
     const lb = input.loadBalancer;
-    const seenFree = (user: string) => !!lb && (user === lb.lb.arn || user === lb.listenerArn) && lb.certificates !== undefined && !lb.certificates.has(cert.arn);
+    const ourListenerPrefix = lb ? `${lb.lb.arn.replace(':loadbalancer/', ':listener/')}/` : undefined;
+    const seenFree = (user: string) =>
+      !!lb &&
+      lb.certificates !== undefined &&
+      !lb.certificates.has(cert.arn) &&
+      (user === lb.lb.arn || user === lb.listenerArn || (ourListenerPrefix !== undefined && user.startsWith(ourListenerPrefix)));
     const users = (cert.inUseBy ?? []).filter((u) => !seenFree(u));
     if (users.length > 0 || (cert.inUse && cert.inUseBy === undefined)) {
       return result(`waiting until ACM no longer reports certificate ${cert.arn} in use (${users.join(', ') || 'in use'})`, 'certificate-in-use');

@@ -65,6 +65,8 @@ const lb = (certificates: string[] = [ARN], ipAddressType = 'ipv4'): LoadBalance
   listenerPolls: 0,
   nextListenerReadAt: 0,
 });
+const REAL_LB_ARN = 'arn:aws:elasticloadbalancing:eu-central-1:123456789012:loadbalancer/app/k8s-edge-gw01/50dc6c495c0c9188';
+const realLb = (certificates: string[]): LoadBalancerState => ({ ...lb(certificates), lb: { ...lb(certificates).lb, arn: REAL_LB_ARN } });
 const gateway: Gateway = { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: { name: 'gw-01' }, spec: { gatewayClassName: 'aws-alb', listeners: [] }, status: { addresses: [{ type: 'Hostname', value: LB_DNS }] } };
 const lbConfig = (arns = [ARN]): LoadBalancerConfiguration => ({
   apiVersion: 'gateway.k8s.aws/v1beta1',
@@ -240,6 +242,28 @@ t.test('deletion, step by step', async (t) => {
       'ACM says in use by the listener we saw drop it: try the delete',
       { zone: zone([validationRecord]), placement: undefined, loadBalancer: lb([]), lbConfig: lbConfig(['arn:other']), certificate: cert('ISSUED', { inUse: true, inUseBy: ['arn:listener/1'] }) },
       [`delete certificate ${ARN}`, `cleanup: DELETE CNAME _abc.${HOST} in Z1`],
+    ],
+    [
+      'ACM says in use by our ALB\'s HTTPS listener that is gone (the last certificate left it): try the delete',
+      {
+        zone: zone([validationRecord]),
+        placement: undefined,
+        loadBalancer: { ...realLb([]), listenerArn: undefined },
+        lbConfig: lbConfig(['arn:other']),
+        certificate: cert('ISSUED', { inUse: true, inUseBy: [`${REAL_LB_ARN.replace(':loadbalancer/', ':listener/')}/0123456789abcdef`] }),
+      },
+      [`delete certificate ${ARN}`, `cleanup: DELETE CNAME _abc.${HOST} in Z1`],
+    ],
+    [
+      'ACM says in use by a listener of another ALB: wait',
+      {
+        zone: zone([validationRecord]),
+        placement: undefined,
+        loadBalancer: { ...realLb([]), listenerArn: undefined },
+        lbConfig: lbConfig(['arn:other']),
+        certificate: cert('ISSUED', { inUse: true, inUseBy: ['arn:aws:elasticloadbalancing:eu-central-1:123456789012:listener/app/other/1111111111111111/2222222222222222'] }),
+      },
+      [],
     ],
     [
       'free: delete certificate and validation CNAME',
