@@ -151,7 +151,7 @@ export async function benchAdmission(options: AdmissionBenchOptions): Promise<Ad
   const servers: Array<{ spec: (typeof specs)[number]; server: RunningServer }> = [];
   const rows: AdmissionRow[] = [];
   try {
-    for (const spec of specs) servers.push({ spec, server: await startServer(spec.args, spec.holders !== undefined ? options.cpuProfileDir : undefined) });
+    for (const spec of specs) servers.push({ spec, server: await startServer(spec.args, options.cpuProfileDir ? join(options.cpuProfileDir, spec.holders === undefined ? 'bare' : String(spec.holders)) : undefined) });
     for (const scenario of options.scenarios) {
       const files = new Map<RunningServer, string>();
       for (const { spec, server } of servers) {
