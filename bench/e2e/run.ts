@@ -6,6 +6,8 @@
 // bench/lib/webhooks.ts. The tenant creating the routes is an ordinary tenant (RBAC through a
 // RoleBinding in its namespace) that also carries the break-glass group, so only the bench's copy
 // of the route webhook is ever called for its routes, and only while the bench registers it.
+import { request as httpsRequest, type RequestOptions } from 'node:https';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { grantNameFor } from '../../policy/hostname.js';
 import { KubeRest, paths } from '../../server/kube/rest.js';
 import { createLogger } from '../../server/log.js';
@@ -36,7 +38,39 @@ export interface E2eResult {
   addedP50: number;
   addedP99: number;
   errors: number;
+  /**
+   * Mean duration of the route webhook call as the API server measured it (its histogram
+   * apiserver_admission_webhook_admission_duration_seconds, sum / count over the "with" blocks).
+   */
+  apiServerWebhookMeanMs: number;
+  apiServerWebhookCalls: number;
   loadAverage: string[];
+}
+
+/** The API server's own measure of one webhook: [sum seconds, count], from its /metrics. */
+async function webhookDuration(kubeConfig: KubeConfig, webhookName: string): Promise<[number, number]> {
+  const cluster = kubeConfig.getCurrentCluster();
+  if (!cluster) throw new Error('kubeconfig has no cluster');
+  const options: RequestOptions = {};
+  await kubeConfig.applyToHTTPSOptions(options);
+  const text = await new Promise<string>((resolve, reject) => {
+    const req = httpsRequest(new URL('/metrics', cluster.server), { ...options, method: 'GET' }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`GET /metrics: ${res.statusCode}`))));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  let sum = 0;
+  let count = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('apiserver_admission_webhook_admission_duration_seconds_') || !line.includes(`name="${webhookName}"`)) continue;
+    const value = Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (line.startsWith('apiserver_admission_webhook_admission_duration_seconds_sum')) sum += value;
+    else if (line.startsWith('apiserver_admission_webhook_admission_duration_seconds_count')) count += value;
+  }
+  return [sum, count];
 }
 
 const HTTPROUTES = (ns: string, name?: string) => `/apis/gateway.networking.k8s.io/v1/namespaces/${ns}/httproutes${name ? `/${name}` : ''}`;
@@ -115,12 +149,15 @@ export async function benchEndToEnd(options: E2eBenchOptions): Promise<E2eResult
     };
 
     const samples = { with: [] as number[], without: [] as number[] };
+    const webhookName = 'routes.validate.gateway-orchestrator.io';
+    const apiServer = { seconds: 0, calls: 0 };
     const perPhase = Math.max(1, Math.round(options.routes / (2 * options.blocks)));
     const loadAverage: string[] = [loadAverageNow()];
     let n = 0;
     for (let block = 0; block < options.blocks; block++) {
       for (const phase of ['without', 'with'] as const) {
         await setRegistered(phase === 'with');
+        const before = phase === 'with' ? await webhookDuration(kubeConfig, webhookName) : undefined;
         for (let i = 0; i < perPhase + options.warmup; i++) {
           const k = n++;
           const name = `r-${k}`;
@@ -138,6 +175,11 @@ export async function benchEndToEnd(options: E2eBenchOptions): Promise<E2eResult
           const ms = Number(process.hrtime.bigint() - started) / 1e6;
           if (i >= options.warmup) samples[phase].push(ms);
         }
+        if (before) {
+          const after = await webhookDuration(kubeConfig, webhookName);
+          apiServer.seconds += after[0] - before[0];
+          apiServer.calls += after[1] - before[1];
+        }
       }
       loadAverage.push(loadAverageNow());
     }
@@ -152,6 +194,8 @@ export async function benchEndToEnd(options: E2eBenchOptions): Promise<E2eResult
       addedP50: withWebhook.p50 / without.p50 - 1,
       addedP99: withWebhook.p99 / without.p99 - 1,
       errors,
+      apiServerWebhookMeanMs: apiServer.calls > 0 ? (apiServer.seconds / apiServer.calls) * 1000 : NaN,
+      apiServerWebhookCalls: apiServer.calls,
       loadAverage,
     };
   } finally {
@@ -177,5 +221,5 @@ export function e2eTable(r: E2eResult): string {
     ['without webhook', r.without.count, fmt.ms(r.without.p50), fmt.ms(r.without.p90), fmt.ms(r.without.p99), fmt.ms(r.without.max), fmt.ms(r.without.mean)],
     ['with webhook', r.with.count, fmt.ms(r.with.p50), fmt.ms(r.with.p90), fmt.ms(r.with.p99), fmt.ms(r.with.max), fmt.ms(r.with.mean)],
     ['added', '', `${fmt.ms(r.addedP50Ms)} (${fmt.pct(r.addedP50)})`, '', `${fmt.ms(r.addedP99Ms)} (${fmt.pct(r.addedP99)})`, '', ''],
-  ]);
+  ]) + `\nroute webhook call as the API server measured it: mean ${fmt.ms(r.apiServerWebhookMeanMs)} ms over ${r.apiServerWebhookCalls} calls (includes its probes)`;
 }
