@@ -1,16 +1,17 @@
 // The orchestrator as a child process the fault tests can SIGKILL: webhooks and the
-// leader-elected reconciler against the local environment, configured by the parent through
-// FAULTS_CHILD (JSON, see ChildConfig). It does not register webhooks (the parent does, once, for
-// the fixed port every incarnation listens on) and serves only the parent's namespaces.
+// leader-elected reconciler against the local environment, configured by the parent with a
+// ChildConfig (JSON in FAULTS_CHILD, or else the first line on stdin: the harness starts spare
+// processes that load their modules and wait). It does not register webhooks (the parent does,
+// once, for the fixed port every incarnation listens on) and serves only the parent's namespaces.
 //
 //   FAULTS_CHILD='{...}' node --import=tsx test/faults/orchestrator-process.ts
 //
-// On stdout, one line per event (CHILD_EVENT_PREFIX and JSON): {"event":"ready",...} once it serves, {"event":"leader"}
-// when it gains the lease, {"event":"step",...} after every write the reconciler makes (AWS and
-// Kubernetes, leases and Events left out), and {"event":"crash",...} just before it kills itself
-// with SIGKILL after the step named in `crash` (a wrapper around the AWS ports and the Kubernetes
-// client: reconcile/ itself knows nothing of this). It exits when its stdin closes (the parent
-// is gone), and stops cleanly on SIGTERM.
+// On stdout, one line per event (CHILD_EVENT_PREFIX and JSON): {"event":"ready",...} once it
+// serves, {"event":"leader"} when it gains the lease, {"event":"step",...} after every write the
+// reconciler makes (AWS and Kubernetes, leases and Events left out), and {"event":"crash",...}
+// just before it kills itself with SIGKILL after the step named in `crash` (a wrapper around the
+// AWS ports and the Kubernetes client: reconcile/ itself knows nothing of this). It exits when
+// its stdin closes (the parent is gone), and stops cleanly on SIGTERM.
 import { pino } from 'pino';
 import type { AwsPorts } from '../../reconcile/ports.js';
 import { createAwsPorts } from '../../reconcile/aws/index.js';
@@ -24,14 +25,31 @@ process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
 
 const emit = (e: ChildEvent) => process.stdout.write(`${CHILD_EVENT_PREFIX}${JSON.stringify(e)}\n`);
 
-function readConfig(): ChildConfig {
+/**
+ * The configuration: FAULTS_CHILD, or else the first line on stdin. A parent starts spare
+ * processes that way, so their modules are loaded by the time it needs them.
+ */
+function readConfig(): Promise<ChildConfig> {
   const text = process.env['FAULTS_CHILD'];
-  if (!text) throw new Error('FAULTS_CHILD (JSON) is required');
-  return JSON.parse(text) as ChildConfig;
+  if (text) return Promise.resolve(JSON.parse(text) as ChildConfig);
+  return new Promise((resolve) => {
+    let buffer = '';
+    const onData = (chunk: string) => {
+      buffer += chunk;
+      const nl = buffer.indexOf('\n');
+      if (nl < 0) return;
+      process.stdin.off('data', onData);
+      resolve(JSON.parse(buffer.slice(0, nl)) as ChildConfig);
+    };
+    process.stdin.setEncoding('utf8').on('data', onData);
+  });
 }
 
-function main(): Promise<void> {
-  const child = readConfig();
+async function main(): Promise<void> {
+  // The parent holds our stdin: when it goes, so do we.
+  process.stdin.on('end', () => process.exit(0));
+  process.stdin.on('error', () => process.exit(0));
+  const child = await readConfig();
   const state = requireLocalEnv();
   useLocalAwsCredentials(state);
   const config = localPlatformConfig(state, {
@@ -115,9 +133,7 @@ function main(): Promise<void> {
   };
   process.once('SIGTERM', () => void stop(0));
   process.once('SIGINT', () => void stop(0));
-  // The parent holds our stdin: when it goes, so do we.
-  process.stdin.on('end', () => void stop(0));
-  process.stdin.on('error', () => void stop(0));
+  process.stdin.removeAllListeners('end').on('end', () => void stop(0));
   process.stdin.resume();
 
   return (async () => {

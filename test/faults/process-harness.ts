@@ -5,7 +5,9 @@
 // configurations that intercept only this run's namespaces (a dead replica must never block
 // other tests sharing the API server). Everything has this run's own namespaces and lease.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, rmSync } from 'node:fs';
 import net from 'node:net';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { GatewayHostnameRequest } from '../../policy/api.js';
 import { createAwsPorts } from '../../reconcile/aws/index.js';
@@ -22,6 +24,32 @@ import { CHILD_EVENT_PREFIX, type ChildConfig, type ChildEvent, type CrashStep }
 
 const CHILD_ENTRY = fileURLToPath(new URL('./orchestrator-process.ts', import.meta.url));
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+let childArgs: Promise<string[]> | undefined;
+
+/**
+ * How to run the child: bundled once per test process with esbuild (which tsx brings along) into
+ * .local/faults/, two levels below the checkout like the sources, so paths derived from
+ * import.meta.url still resolve; node_modules stay external. A start then costs about a third of
+ * the CPU of `--import=tsx`, which matters on a two-core machine that restarts the child a dozen
+ * times. Without esbuild (or with FAULTS_CHILD_TSX=1): tsx.
+ */
+function childCommand(): Promise<string[]> {
+  childArgs ??= (async () => {
+    if (process.env['FAULTS_CHILD_TSX'] === '1') return ['--import=tsx', CHILD_ENTRY];
+    try {
+      const esbuild = (await import('esbuild' as string)) as { build(options: Record<string, unknown>): Promise<unknown> };
+      const outfile = join(REPO_ROOT, '.local', 'faults', `child-${process.pid}.mjs`);
+      mkdirSync(dirname(outfile), { recursive: true });
+      await esbuild.build({ entryPoints: [CHILD_ENTRY], outfile, bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', sourcemap: 'inline', logLevel: 'error' });
+      process.once('exit', () => rmSync(outfile, { force: true }));
+      return [outfile];
+    } catch {
+      return ['--import=tsx', CHILD_ENTRY];
+    }
+  })();
+  return childArgs;
+}
 /** Namespaces of one run carry this label; only they are intercepted by the run's webhooks. */
 export const RUN_LABEL = 'gateway-orchestrator.io/fault-run';
 
@@ -201,6 +229,7 @@ export async function startFaultEnv(options: FaultEnvOptions = {}): Promise<Faul
   const namespaces: string[] = [];
   const forwarder = await startForwarder(() => [...slots.values()]);
   let registered = false;
+  let stopping = false;
   let anchor: { namespace: string; hostname: string } | undefined;
 
   /**
@@ -267,33 +296,16 @@ export async function startFaultEnv(options: FaultEnvOptions = {}): Promise<Faul
     );
   };
 
-  const spawnReplica = async (slot: string, o: SpawnOptions = {}): Promise<Replica> => {
-    let port = slots.get(slot);
-    if (port === undefined) {
-      port = await freePort();
-      slots.set(slot, port);
-    }
-    const config: ChildConfig = {
-      identity: `faults-${runId}-${slot}`,
-      webhookPort: port,
-      awsEndpoint: proxy.url,
-      orchestratorNamespace,
-      poolNamespace,
-      namespacePrefix,
-      webhookConfigurationName: webhookName,
-      ...(o.rates ? { rates: o.rates } : {}),
-      ...(o.leaseDurationMs !== undefined ? { leaseDurationMs: o.leaseDurationMs } : {}),
-      ...(o.renewIntervalMs !== undefined ? { renewIntervalMs: o.renewIntervalMs } : {}),
-      ...(o.crash ? { crash: o.crash } : {}),
-    };
-    const child = spawn(process.execPath, ['--import=tsx', CHILD_ENTRY], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, FAULTS_CHILD: JSON.stringify(config) },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
+  /**
+   * A child process with its modules loaded, waiting on stdin for its configuration. Loading
+   * them (tsx, @kubernetes/client-node, the AWS SDK) is most of a start, so one spare waits per
+   * slot and a restart after a crash takes about as long as the orchestrator's own start.
+   */
+  const command = await childCommand();
+  const launch = () => {
+    const child = spawn(process.execPath, command, { cwd: REPO_ROOT, env: { ...process.env }, stdio: ['pipe', 'pipe', 'pipe'] });
     const events: ChildEvent[] = [];
-    let stderr = '';
-    let alive = true;
+    const state = { stderr: '', alive: true };
     let resolveReady!: (e: Extract<ChildEvent, { event: 'ready' }>) => void;
     let resolveLeader!: (at: number) => void;
     let resolveCrash!: (e: Extract<ChildEvent, { event: 'crash' }>) => void;
@@ -302,7 +314,7 @@ export async function startFaultEnv(options: FaultEnvOptions = {}): Promise<Faul
     const crashed = new Promise<Extract<ChildEvent, { event: 'crash' }>>((r) => (resolveCrash = r));
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) =>
       child.on('exit', (code, signal) => {
-        alive = false;
+        state.alive = false;
         resolve({ code, signal, at: Date.now() });
       }),
     );
@@ -322,9 +334,39 @@ export async function startFaultEnv(options: FaultEnvOptions = {}): Promise<Faul
       }
     });
     child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
-      stderr = (stderr + chunk).slice(-8_000);
+      state.stderr = (state.stderr + chunk).slice(-8_000);
     });
     child.stdin!.on('error', () => undefined);
+    return { child, events, state, ready, leader, crashed, exited };
+  };
+  type Launched = ReturnType<typeof launch>;
+  const spares = new Map<string, Launched>();
+
+  const spawnReplica = async (slot: string, o: SpawnOptions = {}): Promise<Replica> => {
+    let port = slots.get(slot);
+    if (port === undefined) {
+      port = await freePort();
+      slots.set(slot, port);
+    }
+    const config: ChildConfig = {
+      identity: `faults-${runId}-${slot}`,
+      webhookPort: port,
+      awsEndpoint: proxy.url,
+      orchestratorNamespace,
+      poolNamespace,
+      namespacePrefix,
+      webhookConfigurationName: webhookName,
+      ...(o.rates ? { rates: o.rates } : {}),
+      ...(o.leaseDurationMs !== undefined ? { leaseDurationMs: o.leaseDurationMs } : {}),
+      ...(o.renewIntervalMs !== undefined ? { renewIntervalMs: o.renewIntervalMs } : {}),
+      ...(o.crash ? { crash: o.crash } : {}),
+    };
+    let launched = spares.get(slot);
+    spares.delete(slot);
+    if (!launched?.state.alive) launched = launch();
+    const { child, events, state, ready, leader, crashed, exited } = launched;
+    child.stdin!.write(`${JSON.stringify(config)}\n`);
+    if (!stopping) spares.set(slot, launch());
     const replica: Replica = {
       slot,
       process: child,
@@ -336,11 +378,11 @@ export async function startFaultEnv(options: FaultEnvOptions = {}): Promise<Faul
       crashed,
       exited,
       get alive() {
-        return alive;
+        return state.alive;
       },
-      stderrTail: () => stderr,
+      stderrTail: () => state.stderr,
       async stop(signal = 'SIGTERM') {
-        if (!alive) return;
+        if (!state.alive) return;
         child.kill(signal);
         const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
         await exited;
@@ -352,16 +394,16 @@ export async function startFaultEnv(options: FaultEnvOptions = {}): Promise<Faul
       },
     };
     replicas.push(replica);
-    const started = await Promise.race([ready, exited.then(() => undefined), new Promise<undefined>((r) => setTimeout(() => r(undefined), 60_000).unref())]);
+    const started = await Promise.race([ready, exited.then(() => undefined), new Promise<undefined>((r) => setTimeout(() => r(undefined), 90_000).unref())]);
     if (!started) {
       await replica.stop('SIGKILL');
-      throw new Error(`replica ${slot} did not start:\n${stderr}`);
+      throw new Error(`replica ${slot} did not start:\n${state.stderr}`);
     }
     replica.metricsPort = started.metricsPort;
     if (!registered) await register(started.caBundle);
     if (o.waitForLeader !== false) {
       const led = await Promise.race([leader, exited.then(() => 'exited' as const), new Promise<undefined>((r) => setTimeout(() => r(undefined), 60_000).unref())]);
-      if (led === undefined || led === 'exited') throw new Error(`replica ${slot} did not become leader (${led ?? 'timeout'}):\n${stderr}`);
+      if (led === undefined || led === 'exited') throw new Error(`replica ${slot} did not become leader (${led ?? 'timeout'}):\n${state.stderr}`);
     }
     return replica;
   };
@@ -422,7 +464,10 @@ export async function startFaultEnv(options: FaultEnvOptions = {}): Promise<Faul
         await admin.patch(path, 'merge', { metadata: { finalizers: null } }).catch(() => undefined);
       }
       if (anchor) await releaseAnchor(anchor, waitGone);
+      stopping = true;
       for (const r of replicas) await r.stop('SIGTERM');
+      for (const spare of spares.values()) spare.child.kill('SIGTERM');
+      spares.clear();
       for (const path of [paths.validatingWebhooks(webhookName), paths.mutatingWebhooks(webhookName)]) await admin.delete(path).catch(() => undefined);
       // Gateways gone, the stand-in deletes their ALBs on its next pass.
       const gateways = await admin.list<{ metadata: { name: string } }>(paths.gateways(poolNamespace)).catch(() => ({ items: [] }));
