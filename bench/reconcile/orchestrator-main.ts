@@ -8,7 +8,10 @@
 //   {type:'idle'}    once the work queue is empty
 //   {type:'resync'}  after one full resync and the work it queued: the AWS calls it made
 //   {type:'series'}  the per-second samples (AWS calls so far, RSS) taken since start
+//   {type:'breakdown'} what the process holds: objects and JSON bytes per informer cache, the AWS
+//                    snapshot's sizes, heap statistics
 import { readFileSync } from 'node:fs';
+import { getHeapStatistics } from 'node:v8';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { PlatformConfig } from '../../policy/config.js';
 import { createLogger } from '../../server/log.js';
@@ -102,6 +105,24 @@ process.on('message', (message: { type: string; id: number }) => {
     case 'series':
       reply({ series });
       break;
+    case 'breakdown': {
+      const caches: Record<string, { objects: number; jsonBytes: number }> = {};
+      for (const [name, cache] of Object.entries(orchestrator.caches)) {
+        if (!cache || typeof (cache as { list?: unknown }).list !== 'function') continue;
+        const objects = (cache as { list(): ReadonlyArray<unknown> }).list();
+        caches[name] = { objects: objects.length, jsonBytes: objects.reduce<number>((a, o) => a + JSON.stringify(o).length, 0) };
+      }
+      const observer = reconciler?.observer;
+      let records = 0;
+      for (const zone of observer?.zones.values() ?? []) records += zone.records.size;
+      reply({
+        caches,
+        snapshot: { certificates: observer?.certificates.size ?? 0, zoneRecords: records, loadBalancers: observer?.loadBalancers.size ?? 0 },
+        memory: process.memoryUsage(),
+        heap: getHeapStatistics(),
+      });
+      break;
+    }
     default:
       fail(new Error(`unknown message ${message.type}`));
   }

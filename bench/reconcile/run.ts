@@ -76,6 +76,8 @@ export interface ReconcileResult {
   budgetSeconds: number;
   concurrency: number;
   peakRssBytes: number;
+  /** After the steady-state resync: informer cache sizes (objects, JSON bytes), AWS snapshot sizes, heap. */
+  memoryBreakdown: Record<string, unknown>;
   steady: { diff: AwsCallCounts; ms: number } | undefined;
   gateways: number;
   standInIntervalMs: number;
@@ -274,6 +276,7 @@ export async function benchReconcile(options: ReconcileBenchOptions): Promise<Re
       steady = { diff: r.diff, ms: r.ms };
     }
     const peakRssBytes = processMemory(orchestrator.process.pid!).peakRss;
+    const breakdown = await orchestrator.ask<Record<string, unknown>>('breakdown');
     const gateways = (await admin.list(paths.gateways(config.pool.namespace))).items.length;
 
     const services = serviceFigures(bulkEndStats.calls, series, config.aws.rates);
@@ -294,6 +297,7 @@ export async function benchReconcile(options: ReconcileBenchOptions): Promise<Re
       budgetSeconds,
       concurrency: config.reconcile.concurrency,
       peakRssBytes,
+      memoryBreakdown: breakdown,
       steady,
       gateways,
       standInIntervalMs,
@@ -412,6 +416,11 @@ export function reconcileTables(r: ReconcileResult): string {
       : 'steady-state resync: not measured (not all requests became Ready)',
   );
   const cleanupText = r.cleanupSeconds === undefined ? 'skipped' : r.cleanupLeft ? `${r.cleanupLeft} requests still deleting after ${r.cleanupSeconds.toFixed(0)} s` : `${r.cleanupSeconds.toFixed(1)} s`;
+  const b = r.memoryBreakdown as { caches?: Record<string, { objects: number; jsonBytes: number }>; memory?: NodeJS.MemoryUsage };
+  if (b.caches && b.memory) {
+    const caches = Object.entries(b.caches).map(([name, c]) => `${name} ${c.objects} (${fmt.mib(c.jsonBytes)} MiB JSON)`).join(', ');
+    lines.push(`memory at the end: RSS ${fmt.mib(b.memory.rss)} MiB, heap used ${fmt.mib(b.memory.heapUsed)} MiB, external ${fmt.mib(b.memory.external)} MiB; caches: ${caches}`);
+  }
   lines.push(`cleanup: ${cleanupText}; load average ${r.loadAverage.join(' | ')}; orchestrator log ${r.logFile}`);
   return lines.join('\n');
 }
