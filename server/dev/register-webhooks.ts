@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import type { KubeRest } from '../kube/rest.js';
 import { isNotFound, paths } from '../kube/rest.js';
+import { pidExists } from '../../test/env/processes.js';
 
 const WEBHOOKS_YAML = fileURLToPath(new URL('../../manifests/webhooks.yaml', import.meta.url));
 const LABEL_LOCAL_PID = 'gateway-orchestrator.io/local-pid';
@@ -96,16 +97,7 @@ async function removeStaleRegistrations(rest: KubeRest): Promise<void> {
     const list = await rest.list<WebhookConfiguration>(pathFor(kind)(), { labelSelector: LABEL_LOCAL_PID });
     for (const item of list.items) {
       const pid = Number(item.metadata.labels?.[LABEL_LOCAL_PID]);
-      if (Number.isInteger(pid) && pid > 0 && !isAlive(pid)) await rest.delete(pathFor(kind)(item.metadata.name)).catch(() => undefined);
+      if (Number.isInteger(pid) && pid > 0 && !pidExists(pid)) await rest.delete(pathFor(kind)(item.metadata.name)).catch(() => undefined);
     }
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

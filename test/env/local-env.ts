@@ -23,7 +23,7 @@ import {
 } from './moto.js';
 import { awsEnvPath, envDir, kubeconfigPath, localDir, lockPath, repoRoot, runDir, statePath } from './paths.js';
 import { createCa, createServiceAccountKeys, issueClientCert, issueServingCert } from './pki.js';
-import { type Daemon, interrupt, isRunning, portFree, stopDaemon, throwIfInterrupted } from './processes.js';
+import { type Daemon, interrupt, isRunning, pidExists, portFree, stopDaemon, throwIfInterrupted } from './processes.js';
 import { type EnvState, type Ports, readState, writeState } from './state.js';
 import { kubernetesVersion } from './versions.js';
 
@@ -76,14 +76,6 @@ async function checkPortsFree(ports: Ports): Promise<void> {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 async function withLock<T>(log: Log, fn: () => Promise<T>): Promise<T> {
   mkdirSync(localDir, { recursive: true });
@@ -102,7 +94,7 @@ async function withLock<T>(log: Log, fn: () => Promise<T>): Promise<T> {
       } catch {
         // being created right now, or left empty by a crash: judged by age below
       }
-      const stale = Number.isInteger(holder) ? !pidAlive(holder) : lockAgeMs() > 10_000;
+      const stale = Number.isInteger(holder) ? !pidExists(holder) : lockAgeMs() > 10_000;
       if (stale) {
         rmSync(lockPath, { recursive: true, force: true });
         continue;

@@ -69,7 +69,8 @@ function procInfo(pid: number): ProcInfo | undefined {
 
 const hasProc = existsSync('/proc/self/stat');
 
-function signalZero(pid: number): boolean {
+/** Whether a process with this pid exists (signal 0; EPERM means it exists but is not ours). */
+export function pidExists(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -80,7 +81,7 @@ function signalZero(pid: number): boolean {
 
 /** Live (non-zombie) members of a process group. Zombies count as gone: PID 1 in a container may never reap them. */
 function groupMembers(pgid: number): number[] {
-  if (!hasProc) return signalZero(-pgid) ? [pgid] : [];
+  if (!hasProc) return pidExists(-pgid) ? [pgid] : [];
   const members: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -92,7 +93,7 @@ function groupMembers(pgid: number): number[] {
 
 /** True when the recorded process still runs and is the program we started (not a reused pid). */
 export function isRunning(daemon: Daemon): boolean {
-  if (!hasProc) return signalZero(daemon.pid);
+  if (!hasProc) return pidExists(daemon.pid);
   const info = procInfo(daemon.pid);
   if (!info || info.state === 'Z') return false;
   try {
