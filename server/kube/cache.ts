@@ -38,8 +38,8 @@ export class ObjectCache<T extends KubernetesObject> {
       false,
       options.labelSelector,
     );
-    this.informer.on('add', (o) => this.emit('add', o));
-    this.informer.on('update', (o) => this.emit('update', o));
+    this.informer.on('add', (o) => this.emit('add', withoutManagedFields(o)));
+    this.informer.on('update', (o) => this.emit('update', withoutManagedFields(o)));
     this.informer.on('delete', (o) => this.emit('delete', o));
     this.informer.on('error', (err) => this.onError(err));
     this.informer.on('connect', () => {
@@ -109,4 +109,18 @@ export class ObjectCache<T extends KubernetesObject> {
     }, delay);
     this.retryTimer.unref();
   }
+}
+
+/**
+ * Drops metadata.managedFields from an object as it enters the cache (the informer keeps the very
+ * object it emits). Nothing here reads them, and they are 40-50% of a cached request's, claim's or
+ * grant's JSON: at 5,000 requests about 14 MB of the caches' 30 MB (bench: reconcile at 5,000).
+ * A write of a cached object without managedFields leaves them unchanged on the server (JSON
+ * leaves out a property that is undefined).
+ */
+function withoutManagedFields<T extends KubernetesObject>(object: T): T {
+  // Assigned rather than deleted: `delete` would turn every metadata object into a slower and
+  // larger dictionary-mode object.
+  if (object.metadata?.managedFields) object.metadata.managedFields = undefined;
+  return object;
 }
