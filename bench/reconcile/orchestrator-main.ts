@@ -35,7 +35,6 @@ export interface Sample {
   heapUsed: number;
   /** Calls so far by "service.Operation" (all outcomes). */
   calls: Record<string, number>;
-  ready: number;
 }
 
 const settings = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as Settings;
@@ -75,7 +74,7 @@ const series: Sample[] = [];
 const sampler = setInterval(() => {
   void awsCallCounts().then((counts) => {
     const memory = process.memoryUsage();
-    series.push({ atMs: Date.now() - started, rss: memory.rss, heapUsed: memory.heapUsed, calls: flatten(counts), ready: requestCounts().ready });
+    series.push({ atMs: Date.now() - started, rss: memory.rss, heapUsed: memory.heapUsed, calls: flatten(counts) });
   });
 }, 1_000);
 
