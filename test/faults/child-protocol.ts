@@ -42,13 +42,20 @@ export interface ChildConfig {
   renewIntervalMs?: number;
   resyncMs?: number;
   crash?: { step: CrashStep; hostname: string };
+  /**
+   * A slow API server: the reconciler's Kubernetes writes with this method whose path contains
+   * `pathIncludes` wait `ms` before they are sent (the first `times` of them, default 1).
+   */
+  delays?: Array<{ method: 'create' | 'replace' | 'patch' | 'delete'; pathIncludes: string; ms: number; times?: number }>;
 }
 
 export type ChildEvent =
   | { event: 'ready'; pid: number; port: number; metricsPort: number; caBundle: string }
   | { event: 'leader'; at: number }
   | { event: 'step'; at: number; step: string }
-  | { event: 'crash'; at: number; step: CrashStep; detail: string };
+  | { event: 'crash'; at: number; step: CrashStep; detail: string }
+  /** A delayed write is waiting (see ChildConfig.delays). */
+  | { event: 'delay'; at: number; step: string; ms: number };
 
 
 /** A write the reconciler made, as the crash predicates see it. */

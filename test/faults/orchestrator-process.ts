@@ -109,6 +109,13 @@ async function main(): Promise<void> {
         if (typeof value !== 'function') return value;
         if (prop !== 'create' && prop !== 'replace' && prop !== 'patch' && prop !== 'delete') return value.bind(target);
         return async (...args: unknown[]) => {
+          const path0 = String(args[0]).split('?')[0] ?? '';
+          const delay = (child.delays ?? []).find((d) => d.method === prop && path0.includes(d.pathIncludes) && (d.times ?? 1) > 0);
+          if (delay) {
+            delay.times = (delay.times ?? 1) - 1;
+            emit({ event: 'delay', at: Date.now(), step: `kube.${prop} ${path0}`, ms: delay.ms });
+            await new Promise((r) => setTimeout(r, delay.ms));
+          }
           const result: unknown = await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
           const path = String(args[0]).split('?')[0] ?? '';
           if (!path.includes('/leases/') && !path.includes('/leases') && !path.includes('/events')) {

@@ -89,6 +89,7 @@ export interface AwsCallSummary {
 
 export interface SpawnOptions {
   crash?: { step: CrashStep; hostname: string };
+  delays?: ChildConfig['delays'];
   rates?: ChildConfig['rates'];
   leaseDurationMs?: number;
   renewIntervalMs?: number;
@@ -360,6 +361,7 @@ export async function startFaultEnv(options: FaultEnvOptions = {}): Promise<Faul
       ...(o.leaseDurationMs !== undefined ? { leaseDurationMs: o.leaseDurationMs } : {}),
       ...(o.renewIntervalMs !== undefined ? { renewIntervalMs: o.renewIntervalMs } : {}),
       ...(o.crash ? { crash: o.crash } : {}),
+      ...(o.delays ? { delays: o.delays } : {}),
     };
     let launched = spares.get(slot);
     spares.delete(slot);
