@@ -10,7 +10,7 @@ import type { Caches } from '../server/caches.js';
 import type { Logger } from '../server/log.js';
 import type { KubeRest} from '../server/kube/rest.js';
 import { isNotFound, paths } from '../server/kube/rest.js';
-import { ClaimStore } from '../server/admission/claims.js';
+import { ClaimStore, claimWaitingSince } from '../server/admission/claims.js';
 import { EventRecorder } from '../server/admission/events.js';
 import { Applier, NotYetError, WriteOverlay, errorText } from './apply.js';
 import { Route53Batcher } from './batch.js';
@@ -420,15 +420,15 @@ export class Reconciler {
     const ref = claim.spec.requestRef;
     if (this.o.caches.requests.get(ref.name, ref.namespace)) return {};
     const graceMs = this.o.config.reconcile.claimGraceSeconds * 1000;
-    const age = Date.now() - Date.parse(claim.metadata.creationTimestamp ?? '');
-    if (!(age >= graceMs)) return { requeueAfterMs: Math.max(500, graceMs - (Number.isFinite(age) ? age : 0)) };
+    const age = Date.now() - claimWaitingSince(claim);
+    if (!(age >= graceMs)) return { requeueAfterMs: Math.max(500, graceMs - age) };
     try {
       await this.o.rest.get(paths.requests(ref.namespace, ref.name));
       return {}; // exists after all (the cache lags)
     } catch (err) {
       if (!isNotFound(err)) throw err;
     }
-    const released = await this.claimStore.release(claim.spec.hostname, ref.namespace, ref.name);
+    const released = await this.claimStore.releaseOrphan(claim.spec.hostname, ref.namespace, ref.name, graceMs);
     if (released) this.log.info({ hostname: claim.spec.hostname, request: `${ref.namespace}/${ref.name}` }, 'released orphan claim');
     return {};
   }

@@ -8,7 +8,7 @@ import { API_VERSION, KIND_CLAIM, LABEL_APEX, LABEL_MANAGED_BY, MANAGED_BY, type
 import { claimNameFor, isWildcard, wildcardParent, isSameOrBelow } from '../../policy/hostname.js';
 import { wildcardClaimsCovering } from '../../policy/ownership.js';
 import type { KubeRest} from '../kube/rest.js';
-import { isAlreadyExists, isNotFound, paths } from '../kube/rest.js';
+import { isAlreadyExists, isConflict, isNotFound, paths } from '../kube/rest.js';
 
 export interface ClaimHolder {
   namespace: string;
@@ -27,6 +27,16 @@ export interface ClaimInput {
 }
 
 export const apexLabelValue = (apexDomain: string): string => createHash('sha256').update(apexDomain).digest('hex').slice(0, 40);
+
+/** When the webhook last admitted a request with this claim (set when it found the claim already its own). */
+export const ANNOTATION_ADMITTED_AT = 'gateway-orchestrator.io/admitted-at';
+
+/** Since when an unbound claim has been waiting for its request: its creation or latest admission. */
+export function claimWaitingSince(claim: DomainClaim): number {
+  const created = Date.parse(claim.metadata.creationTimestamp ?? '');
+  const admitted = Date.parse(claim.metadata.annotations?.[ANNOTATION_ADMITTED_AT] ?? '');
+  return Math.max(Number.isFinite(created) ? created : 0, Number.isFinite(admitted) ? admitted : 0);
+}
 
 const holderOf = (claim: DomainClaim): ClaimHolder => ({
   namespace: claim.spec.requestRef.namespace,
@@ -57,6 +67,27 @@ export class ClaimStore {
     if (!overlap) return exact;
     if (exact.kind === 'claimed' && !input.dryRun) await this.release(input.hostname, input.namespace, input.name);
     return { kind: 'held', holder: overlap };
+  }
+
+  /**
+   * Releases a claim whose request never came to exist, if it has waited `graceMs` since it was
+   * created or last admitted. Read fresh and deleted with that resourceVersion as precondition, so
+   * an admission that touches the claim in between wins (the delete fails with a conflict).
+   */
+  async releaseOrphan(hostname: string, namespace: string, name: string, graceMs: number, now = Date.now()): Promise<boolean> {
+    const claim = await this.read(hostname);
+    if (!claim || claim.spec.requestRef.namespace !== namespace || claim.spec.requestRef.name !== name) return false;
+    if (now - claimWaitingSince(claim) < graceMs) return false;
+    try {
+      await this.rest.delete(paths.claims(claim.metadata.name ?? ''), {
+        ...(claim.metadata.uid ? { preconditionUid: claim.metadata.uid } : {}),
+        ...(claim.metadata.resourceVersion ? { preconditionResourceVersion: claim.metadata.resourceVersion } : {}),
+      });
+      return true;
+    } catch (err) {
+      if (isNotFound(err) || isConflict(err)) return false;
+      throw err;
+    }
   }
 
   /** Deletes the claim on hostname if (and only if) it is held by namespace/name. */
@@ -92,7 +123,13 @@ export class ClaimStore {
       const existing = await this.read(input.hostname);
       if (!existing) continue; // released between our create and read: try again
       const holder = holderOf(existing);
-      if (holder.namespace === input.namespace && holder.name === input.name) return { kind: 'already-ours' };
+      if (holder.namespace === input.namespace && holder.name === input.name) {
+        // A retry of an admission whose object never came to exist: mark the claim as just
+        // admitted, so the orphan release neither counts its grace from the first attempt nor
+        // deletes it with a resourceVersion read before this write.
+        if (!input.dryRun) await this.rest.patch(paths.claims(existing.metadata.name ?? ''), 'merge', { metadata: { annotations: { [ANNOTATION_ADMITTED_AT]: new Date().toISOString() } } });
+        return { kind: 'already-ours' };
+      }
       return { kind: 'held', holder };
     }
     throw new Error(`claim on "${input.hostname}" kept changing hands; retry`);

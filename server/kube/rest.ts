@@ -70,8 +70,12 @@ export class KubeRest {
     return this.request<T>('PATCH', withQuery(path, writeQuery(options)), body, PATCH_CONTENT_TYPE[type]);
   }
 
-  delete<T>(path: string, options: WriteOptions & { preconditionUid?: string } = {}): Promise<T> {
-    const body = options.preconditionUid ? { kind: 'DeleteOptions', apiVersion: 'v1', preconditions: { uid: options.preconditionUid } } : undefined;
+  delete<T>(path: string, options: WriteOptions & { preconditionUid?: string; preconditionResourceVersion?: string } = {}): Promise<T> {
+    const preconditions = {
+      ...(options.preconditionUid ? { uid: options.preconditionUid } : {}),
+      ...(options.preconditionResourceVersion ? { resourceVersion: options.preconditionResourceVersion } : {}),
+    };
+    const body = Object.keys(preconditions).length ? { kind: 'DeleteOptions', apiVersion: 'v1', preconditions } : undefined;
     return this.request<T>('DELETE', withQuery(path, writeQuery(options)), body);
   }
 

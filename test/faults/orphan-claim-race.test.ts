@@ -15,15 +15,15 @@
 //
 // The window is two API round trips wide; the test widens it with a slow API server (the
 // child's delayed writes: the claim DELETE and the reconciler's claim re-create wait 3 s each).
-// The assertions that fail today are marked todo; when fixed, remove the todo.
+// Fixed: the webhook marks a claim it finds already its own as just admitted (an annotation
+// write), and the orphan release counts its grace from that mark and deletes only the claim
+// version it read (resourceVersion precondition), so the admission wins either way.
 import t from 'tap';
 import { claimNameFor } from '../../policy/hostname.js';
 import { paths } from '../../server/kube/rest.js';
 import { uniqueHostname, waitFor } from '../helpers/index.js';
 import { converge, getClaim, getRequest } from './converge.js';
 import { requestManifest, startFaultEnv, type FaultEnv } from './process-harness.js';
-
-const TODO = 'reconcile/reconciler.ts reconcileClaim: releases an orphan claim that a request was just admitted with';
 
 let env: FaultEnv;
 t.before(async () => {
@@ -68,14 +68,14 @@ t.test('a request admitted with an orphan claim keeps it, and no second request 
 
   await converge(async () => ((await getClaim(env, hostname)) ? ['claim still there'] : []), 'the delayed release to go through', 15_000).catch(() => undefined);
   const claimAfter = await getClaim(env, hostname);
-  t.ok(claimAfter, `the claim of the admitted ${ns1}/web is still there`, { todo: TODO });
+  t.ok(claimAfter, `the claim of the admitted ${ns1}/web is still there`);
 
   // Another namespace asks for the hostname while the claim is gone.
   const second = await env.admin.create(paths.requests(ns2), requestManifest(ns2, 'web', hostname, env.zoneId)).then(
     () => 'admitted',
     (err: unknown) => (String(err).includes('already claimed') ? 'denied' : String(err)),
   );
-  t.equal(second, 'denied', `a second request in ${ns2} is denied`, { todo: TODO });
+  t.equal(second, 'denied', `a second request in ${ns2} is denied`);
 
   // The verdict, once the reconciler has settled: its status agrees with who holds the claim.
   await converge(
@@ -91,6 +91,6 @@ t.test('a request admitted with an orphan claim keeps it, and no second request 
   );
   const first = await getRequest(env, ns1, 'web');
   const denied = first?.status?.conditions?.find((c) => c.type === 'Denied');
-  t.notOk(denied?.status === 'True', `the first admitted request ${ns1}/web is not Denied (${denied?.message ?? 'no Denied condition'})`, { todo: TODO });
+  t.notOk(denied?.status === 'True', `the first admitted request ${ns1}/web is not Denied (${denied?.message ?? 'no Denied condition'})`);
   t.comment(`claim now held by ${JSON.stringify((await getClaim(env, hostname))?.spec.requestRef)}; second create: ${second}`);
 });
