@@ -37,9 +37,6 @@ let namespaces: string[];
 t.before(async () => {
   env = await startFaultEnv();
   namespaces = [await env.createNamespace('aws-a'), await env.createNamespace('aws-b')];
-  const first = await env.spawn('a');
-  await env.placeAnchor();
-  await first.stop('SIGTERM');
 });
 t.teardown(() => env?.stop());
 

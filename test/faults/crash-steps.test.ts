@@ -26,9 +26,6 @@ let ns: string;
 t.before(async () => {
   env = await startFaultEnv();
   ns = await env.createNamespace('crash');
-  const first = await env.spawn('a');
-  await env.placeAnchor();
-  await first.stop('SIGTERM');
 });
 t.teardown(() => env?.stop());
 

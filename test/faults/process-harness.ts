@@ -115,8 +115,9 @@ export interface FaultEnv {
   /** Starts a replica in `slot` (same webhook port and leader identity at every start). */
   spawn(slot: string, options?: SpawnOptions): Promise<Replica>;
   /**
-   * Places a first request on the pool and waits until it is Ready, so the requests under test
-   * never hold the listener's first default certificate (see `releaseAnchor`).
+   * Places a first request on the pool and waits until it is Ready; it is deleted last, so the
+   * pool never empties while the test runs (the requests under test are then never the last on
+   * their Gateway; last-on-gateway.test.ts covers that case).
    */
   placeAnchor(): Promise<void>;
   /** Deletes the run's requests through a live replica (the anchor last), then stops everything. */
@@ -233,28 +234,10 @@ export async function startFaultEnv(options: FaultEnvOptions = {}): Promise<Faul
   let stopping = false;
   let anchor: { namespace: string; hostname: string } | undefined;
 
-  /**
-   * The anchor is the last request on its Gateway, so its deletion ends with the HTTPS listener
-   * deleted while moto still lists that listener in the certificate's InUseBy (moto never clears
-   * it for a listener's first default certificate, and the reconciler only discounts InUseBy
-   * entries of a listener it still sees): the reconciler waits for good. Known gap, proved by
-   * last-on-gateway.test.ts. Here the certificate is deleted in moto by hand once the reconciler
-   * waits only for that, and the cleanup finishes by itself.
-   */
   const releaseAnchor = async (a: { namespace: string; hostname: string }, waitGone: (path: string, until: number) => Promise<void>) => {
     const path = paths.requests(a.namespace, 'anchor');
-    const r = await admin.get<GatewayHostnameRequest>(path).catch(() => undefined);
-    if (!r) return;
     await admin.delete(path).catch(() => undefined);
-    const arn = r.status?.certificateArn;
-    const until = Date.now() + 60_000;
-    const stuck = async () => {
-      const now = await admin.get<GatewayHostnameRequest>(path).catch(() => undefined);
-      return !now || (now.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.message.includes('no longer reports certificate'));
-    };
-    while (Date.now() < until && !(await stuck())) await new Promise((x) => setTimeout(x, 500));
-    if (arn) await check.acm.deleteCertificate(arn).catch(() => undefined);
-    await waitGone(path, until);
+    await waitGone(path, Date.now() + 60_000);
     await admin.patch(path, 'merge', { metadata: { finalizers: null } }).catch(() => undefined);
   };
 

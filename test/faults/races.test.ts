@@ -27,7 +27,6 @@ t.before(async () => {
   ns1 = await env.createNamespace('race-1');
   ns2 = await env.createNamespace('race-2');
   await env.spawn('a');
-  await env.placeAnchor();
 });
 t.teardown(() => env?.stop());
 

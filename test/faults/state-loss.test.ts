@@ -19,7 +19,6 @@ t.before(async () => {
   env = await startFaultEnv();
   ns = await env.createNamespace('state');
   await env.spawn('a');
-  await env.placeAnchor();
 });
 t.teardown(() => env?.stop());
 
