@@ -242,6 +242,17 @@ export class Reconciler {
     const [ns, name] = key.split('/') as [string, string];
     let request: GatewayHostnameRequest | undefined = this.o.caches.requests.get(name, ns);
     if (!request || !this.serves(request)) return {};
+    if (request.metadata.deletionTimestamp) {
+      // A watch that lags can still show a request we already finished deleting, while a new one
+      // of the same name (a successor) holds the claim and grants that name namespace/name. Its
+      // cleanup must only run while the request itself (this UID) still exists.
+      const live = await this.readRequest(ns, name);
+      if (!live || live.metadata.uid !== request.metadata.uid) {
+        this.log.debug({ key, uid: request.metadata.uid, liveUid: live?.metadata.uid }, 'deleted request already gone; the cache is behind');
+        return {};
+      }
+      request = newest(live, request) ?? live;
+    }
     let zoneReread = false;
     let previous = '';
     for (let step = 0; step < 12; step++) {
@@ -422,15 +433,20 @@ export class Reconciler {
     const graceMs = this.o.config.reconcile.claimGraceSeconds * 1000;
     const age = Date.now() - claimWaitingSince(claim);
     if (!(age >= graceMs)) return { requeueAfterMs: Math.max(500, graceMs - age) };
-    try {
-      await this.o.rest.get(paths.requests(ref.namespace, ref.name));
-      return {}; // exists after all (the cache lags)
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-    }
+    if (await this.readRequest(ref.namespace, ref.name)) return {}; // exists after all (the cache lags)
     const released = await this.claimStore.releaseOrphan(claim.spec.hostname, ref.namespace, ref.name, graceMs);
     if (released) this.log.info({ hostname: claim.spec.hostname, request: `${ref.namespace}/${ref.name}` }, 'released orphan claim');
     return {};
+  }
+
+  /** The request as the API server has it now (not the cache). */
+  private async readRequest(namespace: string, name: string): Promise<GatewayHostnameRequest | undefined> {
+    try {
+      return await this.o.rest.get<GatewayHostnameRequest>(paths.requests(namespace, name));
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
   }
 }
 

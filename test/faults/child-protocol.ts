@@ -47,6 +47,8 @@ export interface ChildConfig {
    * `pathIncludes` wait `ms` before they are sent (the first `times` of them, default 1).
    */
   delays?: Array<{ method: 'create' | 'replace' | 'patch' | 'delete'; pathIncludes: string; ms: number; times?: number }>;
+  /** A slow watch: the reconciler sees every request event (and the request cache) this late. */
+  requestWatchLagMs?: number;
 }
 
 export type ChildEvent =

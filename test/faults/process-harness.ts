@@ -90,6 +90,7 @@ export interface AwsCallSummary {
 export interface SpawnOptions {
   crash?: { step: CrashStep; hostname: string };
   delays?: ChildConfig['delays'];
+  requestWatchLagMs?: number;
   rates?: ChildConfig['rates'];
   leaseDurationMs?: number;
   renewIntervalMs?: number;
@@ -345,6 +346,7 @@ export async function startFaultEnv(options: FaultEnvOptions = {}): Promise<Faul
       ...(o.renewIntervalMs !== undefined ? { renewIntervalMs: o.renewIntervalMs } : {}),
       ...(o.crash ? { crash: o.crash } : {}),
       ...(o.delays ? { delays: o.delays } : {}),
+      ...(o.requestWatchLagMs !== undefined ? { requestWatchLagMs: o.requestWatchLagMs } : {}),
     };
     let launched = spares.get(slot);
     spares.delete(slot);
