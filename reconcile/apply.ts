@@ -24,6 +24,7 @@ import type { Observer } from './observe.js';
 import type { AwsPorts } from './ports.js';
 import { FIELD_MANAGER, type PoolWriter } from './pool-writer.js';
 import { conditionOf, describeChange, type Change, type Plan } from './plan.js';
+import { SetIndex } from './indexes.js';
 
 /** A change could not be made yet and should simply be tried again later (not a failure). */
 export class NotYetError extends Error {
@@ -39,11 +40,27 @@ export class NotYetError extends Error {
 /** Written objects the caches may not show yet, so the next plan does not repeat a change. */
 export class WriteOverlay<T> {
   private readonly entries = new Map<string, { value: T | null; at: number }>();
+  /** Entry names by what `indexBy` files them under (e.g. grants by request); null values are not filed. */
+  private readonly index = new SetIndex();
+  private lastSweep = Date.now();
 
-  constructor(private readonly ttlMs = 30_000) {}
+  constructor(
+    private readonly ttlMs = 30_000,
+    private readonly indexBy?: (value: T) => string | undefined,
+  ) {}
 
   set(name: string, value: T | null): void {
-    this.entries.set(name, { value, at: Date.now() });
+    const now = Date.now();
+    // Expired entries go on the next sweep (once a TTL), not only when read again.
+    if (now - this.lastSweep > this.ttlMs) {
+      this.lastSweep = now;
+      for (const [k, e] of this.entries) if (now - e.at > this.ttlMs) this.drop(k);
+    }
+    this.entries.set(name, { value, at: now });
+    if (this.indexBy) {
+      const key = value === null ? undefined : this.indexBy(value);
+      this.index.set(name, key === undefined ? [] : [key]);
+    }
   }
 
   /** undefined: nothing written recently; null: deleted recently. */
@@ -51,10 +68,15 @@ export class WriteOverlay<T> {
     const e = this.entries.get(name);
     if (!e) return undefined;
     if (Date.now() - e.at > this.ttlMs) {
-      this.entries.delete(name);
+      this.drop(name);
       return undefined;
     }
     return e.value;
+  }
+
+  /** Names of the entries whose value `indexBy` files under `key` (expired ones included: read them with get). */
+  namesFiledUnder(key: string): string[] {
+    return [...this.index.keysOf(key)];
   }
 
   values(): Array<[string, T | null]> {
@@ -62,6 +84,15 @@ export class WriteOverlay<T> {
       const v = this.get(k);
       return v === undefined ? [] : [[k, v] as [string, T | null]];
     });
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  private drop(name: string): void {
+    this.entries.delete(name);
+    this.index.delete(name);
   }
 }
 

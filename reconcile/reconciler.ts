@@ -21,6 +21,7 @@ import { PoolWriter } from './pool-writer.js';
 import type { AwsPorts } from './ports.js';
 import { WorkQueue } from './queue.js';
 import { reconcileDuration, reconcileErrors, registerView, resyncsTotal } from './metrics.js';
+import { GrantsByRequest, RequestIndex, grantRequestKey } from './indexes.js';
 
 export const REPORTING_CONTROLLER = 'gateway-orchestrator.io/reconciler';
 const CLAIM_KEY_PREFIX = 'claim:';
@@ -57,7 +58,11 @@ export class Reconciler {
   private readonly events: EventRecorder;
   private readonly claimStore: ClaimStore;
   private readonly claimOverlay = new WriteOverlay<DomainClaim>();
-  private readonly grantOverlay = new WriteOverlay<HostnameGrant>();
+  private readonly grantOverlay = new WriteOverlay<HostnameGrant>(30_000, grantRequestKey);
+  /** The requests this reconciler serves, by key, hostname and validation names (from cache events). */
+  private readonly served = new RequestIndex<GatewayHostnameRequest>();
+  /** Cached grant names by the request they name (from cache events). */
+  private readonly grantsByRequest = new GrantsByRequest();
   private running = false;
   private resyncTimer: NodeJS.Timeout | undefined;
   private resyncing: Promise<void> | undefined;
@@ -111,8 +116,15 @@ export class Reconciler {
         this.log.warn({ key, err: errorText(err), retryInMs }, 'reconcile failed; retrying with back-off');
       },
     });
+    // The indexes follow the caches from here on: seeded with what they hold now (the caches
+    // have usually synced before the reconciler is made), then kept by their events.
+    for (const r of caches.requests.list()) if (this.serves(r)) this.served.update('add', r);
+    for (const g of caches.grants.list()) this.grantsByRequest.update('add', g);
+    caches.grants.on((event, g) => this.grantsByRequest.update(event, g));
     caches.requests.on((event, r) => {
-      if (!this.running || !this.serves(r)) return;
+      if (!this.serves(r)) return;
+      this.served.update(event, r);
+      if (!this.running) return;
       const key = keyOf(r);
       if (event === 'delete') this.queue.forget(key);
       else this.queue.add(key);
@@ -128,7 +140,7 @@ export class Reconciler {
       if (!this.running || !this.servesNamespace(claim.spec.requestRef.namespace)) return;
       if (event !== 'delete') this.queue.add(CLAIM_KEY_PREFIX + (claim.metadata?.name ?? ''));
       // A request waiting on this hostname (or whose claim vanished) gets another look.
-      for (const r of this.requests()) if (r.spec.hostname === claim.spec.hostname) this.queue.add(keyOf(r));
+      for (const key of this.served.keysWithHostname(claim.spec.hostname)) this.queue.add(key);
     });
   }
 
@@ -140,8 +152,9 @@ export class Reconciler {
     return this.servesNamespace(r.metadata?.namespace);
   }
 
+  /** The requests this reconciler serves (from its index: no copy of the whole cache per call). */
   private requests(): GatewayHostnameRequest[] {
-    return this.o.caches.requests.list().filter((r) => this.serves(r));
+    return [...this.served.values()];
   }
 
   private async timed(key: string): Promise<{ requeueAfterMs?: number }> {
@@ -339,11 +352,12 @@ export class Reconciler {
       gateway,
       lbConfig,
       loadBalancer: undefined,
-      validationNamesInUse: deleting ? this.validationNamesInUse(uid) : new Set(),
+      validationNamesInUse: new Set(),
     };
     const ours = claim && claim.spec.requestRef.namespace === ns && claim.spec.requestRef.name === name;
     if (deleting && !(request.metadata.finalizers ?? []).includes(FINALIZER)) return input;
     if (!ours && !deleting) return input;
+    if (deleting) input.validationNamesInUse = this.validationNamesInUse(request, undefined, uid);
     if (!ours && claim) {
       // Denied and being deleted: only what is provably its own (by ARN), nothing by hostname.
       const arn = request.status?.certificateArn ?? placement?.entry.certificateArn;
@@ -359,6 +373,7 @@ export class Reconciler {
       input.zone = zone;
       if (!zone.zone) return input;
       input.certificate = await this.certificateOf(request, placement?.entry.certificateArn, deleting && !placement);
+      if (deleting) input.validationNamesInUse = this.validationNamesInUse(request, input.certificate, uid);
     }
     const address = gatewayAddress(gateway);
     const lb: LoadBalancerState | undefined = address ? await this.observer.ensureLoadBalancer(address) : undefined;
@@ -400,23 +415,33 @@ export class Reconciler {
     return this.claimStore.read(hostname);
   }
 
+  /**
+   * The grants that name the request `ns/name` or have one of the `wanted` names: the cache
+   * overlaid with what we wrote recently (newest wins, a recent delete hides the cached one).
+   * Looked up through the indexes: O(grants of this request), not O(all grants).
+   */
   private grantsOf(ns: string, name: string, wanted: ReadonlySet<string>): HostnameGrant[] {
-    const byName = new Map<string, HostnameGrant>();
-    for (const g of this.o.caches.grants.list()) if (g.metadata.name) byName.set(g.metadata.name, g);
-    for (const [n, g] of this.grantOverlay.values()) {
-      if (g === null) byName.delete(n);
-      else byName.set(n, newest(g, byName.get(n))!);
+    const key = `${ns}/${name}`;
+    const names = new Set<string>(wanted);
+    for (const n of this.grantsByRequest.namesOf(key)) names.add(n);
+    for (const n of this.grantOverlay.namesFiledUnder(key)) names.add(n);
+    const out: HostnameGrant[] = [];
+    for (const n of names) {
+      const written = this.grantOverlay.get(n);
+      if (written === null) continue;
+      const g = newest(written, this.o.caches.grants.get(n));
+      if (g && ((g.spec.requestRef?.namespace === ns && g.spec.requestRef.name === name) || wanted.has(n))) out.push(g);
     }
-    return [...byName.values()].filter((g) => (g.spec.requestRef?.namespace === ns && g.spec.requestRef.name === name) || wanted.has(g.metadata.name ?? ''));
+    return out;
   }
 
-  private validationNamesInUse(exceptUid: string): Set<string> {
-    const names = new Set<string>();
-    for (const r of this.requests()) {
-      if (r.metadata.uid === exceptUid || r.metadata.deletionTimestamp) continue;
-      for (const v of r.status?.validationRecords ?? []) names.add(v.name);
-    }
-    return names;
+  /**
+   * Of the validation record names a deleting request would remove (its status's and its
+   * certificate's), those another live request of ours still needs.
+   */
+  private validationNamesInUse(request: GatewayHostnameRequest, certificate: CertificateState | undefined, exceptUid: string): Set<string> {
+    const names = [...(certificate?.validationRecords ?? []), ...(request.status?.validationRecords ?? [])].map((v) => v.name);
+    return this.served.validationNamesInUse(names, exceptUid);
   }
 
   // ---- Orphan claims ------------------------------------------------------------------------------
