@@ -40,6 +40,10 @@ export interface ZoneState {
 
 export interface LoadBalancerState {
   lb: LoadBalancer;
+  /**
+   * The HTTPS:443 listener's ARN, kept once found (a listener's ARN never changes): later reads
+   * ask only for its certificates, and read the listeners again when it is gone.
+   */
   listenerArn?: string;
   /** Certificates on the HTTPS:443 listener (default included); undefined until read. */
   certificates?: Set<string>;
@@ -70,6 +74,8 @@ export interface ObserverOptions {
   listenerMaxMs?: number;
   /** DescribeLoadBalancers at most this often outside the resync (a Gateway got a new address). */
   loadBalancerMinIntervalMs?: number;
+  /** ALBs whose listener the resync reads at once (the budget paces the calls). Default 4. */
+  listenerReadConcurrency?: number;
 }
 
 const backoff = (n: number, base: number, max: number): number => Math.min(max, base * 2 ** n);
@@ -98,6 +104,7 @@ export class Observer implements SnapshotView {
       listenerBaseMs: options.listenerBaseMs ?? 1_000,
       listenerMaxMs: options.listenerMaxMs ?? 30_000,
       loadBalancerMinIntervalMs: options.loadBalancerMinIntervalMs ?? 5_000,
+      listenerReadConcurrency: Math.max(1, options.listenerReadConcurrency ?? 4),
     };
   }
 
@@ -108,10 +115,13 @@ export class Observer implements SnapshotView {
     await this.refreshCertificates();
     for (const zoneId of new Set(input.zoneIds)) await this.loadZone(zoneId);
     await this.readLoadBalancers();
+    const states: LoadBalancerState[] = [];
     for (const dns of new Set(input.loadBalancerDnsNames)) {
       const state = this.loadBalancers.get(dns);
-      if (state) await this.readListener(state);
+      if (state) states.push(state);
     }
+    // A few at a time: one after another, a resync over 40 Gateways took 26 s of round trips.
+    await forEachLimit(states, this.o.listenerReadConcurrency, (state) => this.readListener(state));
   }
 
   private async refreshCertificates(): Promise<void> {
@@ -168,6 +178,20 @@ export class Observer implements SnapshotView {
   }
 
   private async readListener(state: LoadBalancerState): Promise<void> {
+    const known = state.listenerArn;
+    if (known) {
+      try {
+        const certificates = await this.ports.elbv2.describeListenerCertificates(known);
+        // A concurrent read may have found the listener gone (or another) meanwhile.
+        if (state.listenerArn === known) state.certificates = new Set(certificates);
+        return;
+      } catch (err) {
+        if (!isListenerNotFound(err)) throw err;
+        // Deleted (the load balancer controller removes the HTTPS listener with its last
+        // certificate) and perhaps made again under a new ARN: look it up again.
+        if (state.listenerArn === known) state.listenerArn = undefined;
+      }
+    }
     const listeners = await this.ports.elbv2.describeListeners(state.lb.arn);
     const https = listeners.find((l) => l.port === 443 && l.protocol === 'HTTPS');
     state.listenerArn = https?.arn;
@@ -341,6 +365,31 @@ export class Observer implements SnapshotView {
   forgetZone(zoneId: string): void {
     this.zones.delete(zoneId);
   }
+}
+
+/** ELBv2's answer for a listener ARN that does not exist (SDK v3 name, or the bare code). */
+export function isListenerNotFound(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false;
+  const { name, Code, code } = err as { name?: unknown; Code?: unknown; code?: unknown };
+  return [name, Code, code].some((n) => n === 'ListenerNotFoundException' || n === 'ListenerNotFound');
+}
+
+/** Runs `fn` over `items`, at most `limit` at once; after an error no new item starts, and the first error surfaces once the running ones have settled. */
+export async function forEachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failed: { err: unknown } | undefined;
+  const worker = async () => {
+    while (!failed && next < items.length) {
+      const item = items[next++] as T;
+      try {
+        await fn(item);
+      } catch (err) {
+        failed ??= { err };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failed) throw failed.err;
 }
 
 export function isTerminal(status: CertificateStatus): boolean {

@@ -160,3 +160,74 @@ t.test('record changes are written through into a loaded zone', async (t) => {
   await o.ensureZone('Z1');
   t.same(f.calls, [], 'a loaded zone is not read again outside the resync');
 });
+
+t.test('listener ARNs are kept per ALB: later resyncs read only certificates, and look again when the listener is gone', async (t) => {
+  const f = fakePorts();
+  const lbs = [1, 2, 3, 4, 5, 6].map((n) => ({ arn: `arn:lb/${n}`, name: `lb${n}`, dnsName: `lb${n}.elb`, canonicalHostedZoneId: 'ZLB', scheme: 'internet-facing' as const, ipAddressType: 'ipv4' }));
+  const listenerOf = new Map(lbs.map((lb) => [lb.arn, `${lb.arn}/listener/1`]));
+  let inFlight = 0;
+  let maxInFlight = 0;
+  const slow = async () => {
+    inFlight++;
+    maxInFlight = Math.max(maxInFlight, inFlight);
+    await new Promise((r) => setTimeout(r, 5));
+    inFlight--;
+  };
+  f.ports.elbv2 = {
+    async describeLoadBalancers() {
+      f.calls.push('DescribeLoadBalancers');
+      return lbs;
+    },
+    async describeListeners(arn) {
+      f.calls.push(`DescribeListeners ${arn}`);
+      await slow();
+      const l = listenerOf.get(arn);
+      return l ? [{ arn: l, port: 443, protocol: 'HTTPS' }] : [];
+    },
+    async describeListenerCertificates(arn) {
+      f.calls.push(`DescribeListenerCertificates ${arn}`);
+      await slow();
+      if (![...listenerOf.values()].includes(arn)) throw Object.assign(new Error('The specified listener does not exist.'), { name: 'ListenerNotFoundException' });
+      return [`cert-of-${arn}`];
+    },
+  };
+  const o = new Observer(f.ports, { listenerReadConcurrency: 3 });
+  const dnsNames = lbs.map((lb) => lb.dnsName);
+  await o.refresh({ zoneIds: [], loadBalancerDnsNames: dnsNames });
+  t.equal(f.calls.filter((c) => c.startsWith('DescribeListeners ')).length, 6, 'first resync: listeners of each ALB');
+  t.equal(maxInFlight, 3, 'three ALBs at a time');
+
+  f.calls.length = 0;
+  await o.refresh({ zoneIds: [], loadBalancerDnsNames: dnsNames });
+  t.same(f.calls.filter((c) => c.startsWith('DescribeListeners ')), [], 'second resync: no DescribeListeners');
+  t.equal(f.calls.filter((c) => c.startsWith('DescribeListenerCertificates ')).length, 6);
+
+  // lb1's HTTPS listener is deleted and made again under a new ARN; lb2's is deleted for good.
+  listenerOf.set('arn:lb/1', 'arn:lb/1/listener/2');
+  listenerOf.delete('arn:lb/2');
+  f.calls.length = 0;
+  await o.refresh({ zoneIds: [], loadBalancerDnsNames: dnsNames });
+  t.same(f.calls.filter((c) => c.startsWith('DescribeListeners ')).sort(), ['DescribeListeners arn:lb/1', 'DescribeListeners arn:lb/2']);
+  const lb1 = o.loadBalancers.get('lb1.elb')!;
+  t.equal(lb1.listenerArn, 'arn:lb/1/listener/2');
+  t.same([...lb1.certificates!], ['cert-of-arn:lb/1/listener/2']);
+  const lb2 = o.loadBalancers.get('lb2.elb')!;
+  t.equal(lb2.listenerArn, undefined);
+  t.same([...lb2.certificates!], []);
+
+  // Polling between resyncs uses the known ARN too.
+  f.calls.length = 0;
+  await o.pollListener(o.loadBalancers.get('lb3.elb')!, () => false);
+  t.same(f.calls, ['DescribeListenerCertificates arn:lb/3/listener/1']);
+});
+
+t.test('a listener read that fails for another reason surfaces (the resync retries it)', async (t) => {
+  const f = fakePorts();
+  const o = new Observer(f.ports);
+  await o.refresh({ zoneIds: [], loadBalancerDnsNames: ['lb1.elb'] });
+  f.ports.elbv2.describeListenerCertificates = async () => {
+    throw Object.assign(new Error('boom'), { name: 'InternalFailure' });
+  };
+  await t.rejects(o.refresh({ zoneIds: [], loadBalancerDnsNames: ['lb1.elb'] }), { message: 'boom' });
+  t.equal(o.loadBalancers.get('lb1.elb')!.listenerArn, 'arn:listener/1', 'the ARN is kept');
+});
