@@ -91,65 +91,71 @@ export interface ClaimHolder extends ClaimEntry {
 }
 
 /**
- * namespace -> how many claims and grants (or claims only) of it are counted under one key.
- * Nearly every hostname has one holding namespace, so that case is two fields rather than a Map
- * (about 13 MB less for 100,000 claims and their grants).
+ * Who holds one key (a hostname, a wildcard's parent, an ancestor of claims), by namespace id
+ * (HostnameOwnershipIndex.namespaceIds), with how many claims and grants (or claims only) of that
+ * namespace are counted under the key.
+ *
+ * Nearly every key has one holding namespace, so that case is a small integer stored in the Map
+ * entry itself, `id << COUNT_BITS | count`: a lookup reads the answer from the entry it has just
+ * found, with no object to follow into the heap (at 100,000 holders every such load is a cache
+ * miss). Several namespaces, or more than COUNT_MASK entries of one, become a Map id -> count.
  */
-class NamespaceCounts {
-  private first: string;
-  private firstCount = 1;
-  private others: Map<string, number> | undefined;
+type Holding = number | Map<number, number>;
 
-  constructor(namespace: string) {
-    this.first = namespace;
-  }
+const COUNT_BITS = 10;
+const COUNT_MASK = (1 << COUNT_BITS) - 1;
+/** Ids below this pack with a count into a small integer (below 2^30, a V8 Smi). */
+const MAX_PACKED_ID = 1 << 20;
 
-  has(namespace: string): boolean {
-    return (this.firstCount > 0 && this.first === namespace) || (this.others?.has(namespace) ?? false);
-  }
+function holds(holding: Holding, id: number): boolean {
+  return typeof holding === 'number' ? holding >>> COUNT_BITS === id : holding.has(id);
+}
 
-  /** Some namespace other than `namespace` is counted here. */
-  hasOtherThan(namespace: string): boolean {
-    if (this.firstCount > 0 && this.first !== namespace) return true;
-    if (this.others !== undefined) for (const other of this.others.keys()) if (other !== namespace) return true;
-    return false;
-  }
+/** Some namespace other than `id` is counted here. */
+function holdsOtherThan(holding: Holding, id: number): boolean {
+  if (typeof holding === 'number') return holding >>> COUNT_BITS !== id;
+  for (const other of holding.keys()) if (other !== id) return true;
+  return false;
+}
 
-  add(namespace: string): void {
-    if (this.first === namespace) this.firstCount++;
-    else if (this.firstCount === 0 && !this.others?.has(namespace)) {
-      this.first = namespace;
-      this.firstCount = 1;
+function increment(map: Map<string, Holding>, key: string, id: number): void {
+  const holding = map.get(key);
+  if (holding === undefined) {
+    map.set(key, id < MAX_PACKED_ID ? (id << COUNT_BITS) | 1 : new Map([[id, 1]]));
+  } else if (typeof holding === 'number') {
+    const holder = holding >>> COUNT_BITS;
+    const count = holding & COUNT_MASK;
+    if (holder === id && count < COUNT_MASK) {
+      map.set(key, holding + 1);
     } else {
-      this.others ??= new Map();
-      this.others.set(namespace, (this.others.get(namespace) ?? 0) + 1);
+      const shared = new Map([[holder, count]]);
+      shared.set(id, (shared.get(id) ?? 0) + 1);
+      map.set(key, shared);
     }
-  }
-
-  /** Returns whether anything is left. */
-  remove(namespace: string): boolean {
-    if (this.first === namespace && this.firstCount > 0) this.firstCount--;
-    else if (this.others !== undefined) {
-      const count = this.others.get(namespace);
-      if (count !== undefined) {
-        if (count > 1) this.others.set(namespace, count - 1);
-        else this.others.delete(namespace);
-        if (this.others.size === 0) this.others = undefined;
-      }
-    }
-    return this.firstCount > 0 || this.others !== undefined;
+  } else {
+    holding.set(id, (holding.get(id) ?? 0) + 1);
   }
 }
 
-function increment(map: Map<string, NamespaceCounts>, key: string, namespace: string): void {
-  const counts = map.get(key);
-  if (counts === undefined) map.set(key, new NamespaceCounts(namespace));
-  else counts.add(namespace);
-}
-
-function decrement(map: Map<string, NamespaceCounts>, key: string, namespace: string): void {
-  const counts = map.get(key);
-  if (counts !== undefined && !counts.remove(namespace)) map.delete(key);
+function decrement(map: Map<string, Holding>, key: string, id: number): void {
+  const holding = map.get(key);
+  if (holding === undefined) return;
+  if (typeof holding === 'number') {
+    if (holding >>> COUNT_BITS !== id) return;
+    if ((holding & COUNT_MASK) > 1) map.set(key, holding - 1);
+    else map.delete(key);
+    return;
+  }
+  const count = holding.get(id);
+  if (count === undefined) return;
+  if (count > 1) holding.set(id, count - 1);
+  else holding.delete(id);
+  if (holding.size === 0) {
+    map.delete(key);
+  } else if (holding.size === 1) {
+    const [only, left] = holding.entries().next().value as [number, number];
+    if (only < MAX_PACKED_ID && left <= COUNT_MASK) map.set(key, (only << COUNT_BITS) | left);
+  }
 }
 
 /**
@@ -166,11 +172,20 @@ export class HostnameOwnershipIndex {
    *  hand-made claim under another name must not make the real one disappear from the index. */
   private readonly claimsByHostname = new Map<string, ClaimHolder[]>();
   /** hostname -> namespaces holding it by claim or grant. */
-  private readonly holders = new Map<string, NamespaceCounts>();
+  private readonly holders = new Map<string, Holding>();
   /** P -> namespaces holding `*.P` by claim or grant (the same facts keyed so lookups need no concatenation). */
-  private readonly wildcardHolders = new Map<string, NamespaceCounts>();
+  private readonly wildcardHolders = new Map<string, Holding>();
   /** ancestor -> namespaces holding claims strictly below it. */
-  private readonly claimsBelow = new Map<string, NamespaceCounts>();
+  private readonly claimsBelow = new Map<string, Holding>();
+  /**
+   * namespace -> its id in the Holdings above, for every namespace with at least one claim or
+   * grant here. The name is interned: claims and grants keep this one string, not a copy each.
+   */
+  private readonly namespaceIds = new Map<string, number>();
+  /** id -> the namespace's name and how many claims and grants it has here (0: the id is free). */
+  private readonly namespaceNames: string[] = [];
+  private readonly namespaceRefs: number[] = [];
+  private readonly freeIds: number[] = [];
 
   get claimCount(): number {
     return this.claims.size;
@@ -183,18 +198,20 @@ export class HostnameOwnershipIndex {
   /** Adds or replaces the DomainClaim called `name`. */
   setClaim(name: string, entry: ClaimEntry): void {
     this.deleteClaim(name);
-    const claim: ClaimHolder = { name, hostname: entry.hostname, namespace: entry.namespace, request: entry.request };
+    const id = this.acquireNamespace(entry.namespace);
+    const claim: ClaimHolder = { name, hostname: entry.hostname, namespace: this.namespaceNames[id]!, request: entry.request };
     this.claims.set(name, claim);
     const same = this.claimsByHostname.get(claim.hostname);
     if (same === undefined) this.claimsByHostname.set(claim.hostname, [claim]);
     else same.push(claim);
-    this.addHolder(claim.hostname, claim.namespace);
-    forEachAncestor(claim.hostname, (ancestor) => increment(this.claimsBelow, ancestor, claim.namespace));
+    this.addHolder(claim.hostname, id);
+    forEachAncestor(claim.hostname, (ancestor) => increment(this.claimsBelow, ancestor, id));
   }
 
   deleteClaim(name: string): void {
     const claim = this.claims.get(name);
     if (claim === undefined) return;
+    const id = this.namespaceIds.get(claim.namespace)!;
     this.claims.delete(name);
     const same = this.claimsByHostname.get(claim.hostname);
     if (same !== undefined) {
@@ -202,23 +219,27 @@ export class HostnameOwnershipIndex {
       if (rest.length === 0) this.claimsByHostname.delete(claim.hostname);
       else this.claimsByHostname.set(claim.hostname, rest);
     }
-    this.removeHolder(claim.hostname, claim.namespace);
-    forEachAncestor(claim.hostname, (ancestor) => decrement(this.claimsBelow, ancestor, claim.namespace));
+    this.removeHolder(claim.hostname, id);
+    forEachAncestor(claim.hostname, (ancestor) => decrement(this.claimsBelow, ancestor, id));
+    this.releaseNamespace(id);
   }
 
   /** Adds or replaces the HostnameGrant called `name`. */
   setGrant(name: string, entry: GrantEntry): void {
     this.deleteGrant(name);
-    const grant: GrantEntry = { hostname: entry.hostname, namespace: entry.namespace };
+    const id = this.acquireNamespace(entry.namespace);
+    const grant: GrantEntry = { hostname: entry.hostname, namespace: this.namespaceNames[id]! };
     this.grants.set(name, grant);
-    this.addHolder(grant.hostname, grant.namespace);
+    this.addHolder(grant.hostname, id);
   }
 
   deleteGrant(name: string): void {
     const grant = this.grants.get(name);
     if (grant === undefined) return;
+    const id = this.namespaceIds.get(grant.namespace)!;
     this.grants.delete(name);
-    this.removeHolder(grant.hostname, grant.namespace);
+    this.removeHolder(grant.hostname, id);
+    this.releaseNamespace(id);
   }
 
   /**
@@ -243,8 +264,11 @@ export class HostnameOwnershipIndex {
    * and races can, and a route is where traffic would be taken.
    */
   isGrantedTo(routeHostname: string, namespace: string): boolean {
+    // A namespace without any claim or grant here is granted nothing, whoever holds the name.
+    const id = this.namespaceIds.get(namespace);
+    if (id === undefined) return false;
     const exact = this.holders.get(routeHostname);
-    if (exact !== undefined) return exact.has(namespace);
+    if (exact !== undefined) return holds(exact, id);
     // Walk the covering wildcards nearest first (the loop of forEachCoveringParent, inlined: this
     // runs for every route hostname on every route admission).
     const base = wildcardParent(routeHostname);
@@ -253,7 +277,7 @@ export class HostnameOwnershipIndex {
       const next = base.indexOf('.', dot + 1);
       if (next === -1) break;
       const held = this.wildcardHolders.get(base.slice(dot + 1));
-      if (held !== undefined) return held.has(namespace);
+      if (held !== undefined) return holds(held, id);
       dot = next;
     }
     return false;
@@ -264,16 +288,39 @@ export class HostnameOwnershipIndex {
    * (`*.domain` included; `domain` itself not). A claim on `*.domain` must then be refused.
    */
   wildcardConflictsBelow(domain: string, namespace: string): boolean {
-    return this.claimsBelow.get(domain)?.hasOtherThan(namespace) ?? false;
+    const below = this.claimsBelow.get(domain);
+    if (below === undefined) return false;
+    // -1: no namespace has that id, so any holder is another namespace.
+    return holdsOtherThan(below, this.namespaceIds.get(namespace) ?? -1);
   }
 
-  private addHolder(hostname: string, namespace: string): void {
-    increment(this.holders, hostname, namespace);
-    if (isWildcard(hostname)) increment(this.wildcardHolders, wildcardParent(hostname), namespace);
+  private acquireNamespace(namespace: string): number {
+    let id = this.namespaceIds.get(namespace);
+    if (id === undefined) {
+      id = this.freeIds.pop() ?? this.namespaceRefs.length;
+      this.namespaceIds.set(namespace, id);
+      this.namespaceNames[id] = namespace;
+      this.namespaceRefs[id] = 0;
+    }
+    this.namespaceRefs[id]!++;
+    return id;
   }
 
-  private removeHolder(hostname: string, namespace: string): void {
-    decrement(this.holders, hostname, namespace);
-    if (isWildcard(hostname)) decrement(this.wildcardHolders, wildcardParent(hostname), namespace);
+  /** Once a namespace has no claim or grant left, no Holding names its id and it can be reused. */
+  private releaseNamespace(id: number): void {
+    if (--this.namespaceRefs[id]! > 0) return;
+    this.namespaceIds.delete(this.namespaceNames[id]!);
+    this.namespaceNames[id] = '';
+    this.freeIds.push(id);
+  }
+
+  private addHolder(hostname: string, id: number): void {
+    increment(this.holders, hostname, id);
+    if (isWildcard(hostname)) increment(this.wildcardHolders, wildcardParent(hostname), id);
+  }
+
+  private removeHolder(hostname: string, id: number): void {
+    decrement(this.holders, hostname, id);
+    if (isWildcard(hostname)) decrement(this.wildcardHolders, wildcardParent(hostname), id);
   }
 }
