@@ -75,6 +75,49 @@ const UNICODE_NOT_LDH = /[^\p{L}\p{M}\p{Nd}-]/u;
  * of a label that is not a valid `xn--` A-label.
  */
 export function normaliseHostname(input: unknown): HostnameResult {
+  // Nearly every name a route or request carries is written in normal form already: one pass
+  // proves it, and the name is its own normal form. Anything else takes the full way below.
+  if (typeof input === 'string' && isPlainNormal(input)) return { ok: true, hostname: input };
+  return normaliseHostnameFully(input);
+}
+
+/**
+ * `name` is already what normaliseHostname makes of it, by a cautious test that allocates
+ * nothing: at most 253 characters of lower-case ASCII letters, digits, hyphens and dots, an
+ * optional `*.` in front, at least two labels of 1-63 characters that neither start nor end with
+ * a hyphen, no `--` in a label's third and fourth positions (so no A-labels: those take the full
+ * way) and a top-level label that does not start with a digit (nor could it then look numeric).
+ * False only means "not proven": normaliseHostnameFully decides.
+ */
+function isPlainNormal(name: string): boolean {
+  const length = name.length;
+  if (length > MAX_HOSTNAME_LENGTH) return false;
+  let i = 0;
+  if (name.charCodeAt(0) === CHAR_STAR) {
+    if (name.charCodeAt(1) !== CHAR_DOT) return false;
+    i = 2;
+  }
+  let labels = 0;
+  let start = i;
+  for (; i <= length; i++) {
+    const c = i === length ? CHAR_DOT : name.charCodeAt(i);
+    if (c === CHAR_DOT) {
+      const label = i - start;
+      if (label === 0 || label > MAX_LABEL_LENGTH) return false;
+      if (name.charCodeAt(start) === CHAR_HYPHEN || name.charCodeAt(i - 1) === CHAR_HYPHEN) return false;
+      if (label >= 4 && name.charCodeAt(start + 2) === CHAR_HYPHEN && name.charCodeAt(start + 3) === CHAR_HYPHEN) return false;
+      if (i === length) return labels >= 1 && !isDigit(name.charCodeAt(start));
+      labels++;
+      start = i + 1;
+    } else if (!((c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === CHAR_HYPHEN)) {
+      return false;
+    }
+  }
+  return false;
+}
+
+/** normaliseHostname without its fast path for names already in normal form (exported for tests). */
+export function normaliseHostnameFully(input: unknown): HostnameResult {
   if (typeof input !== 'string') return fail('hostname must be a string');
   if (input.length === 0) return fail('hostname is empty');
   if (input.length > MAX_INPUT_LENGTH) return fail(`hostname is longer than ${MAX_HOSTNAME_LENGTH} characters`);
