@@ -5,7 +5,7 @@ import type { Server as HttpsServer } from 'node:https';
 import type { Logger } from './log.js';
 import { registry } from './metrics.js';
 import { parseAdmissionReview, toReview } from './admission/review.js';
-import type { Handler } from './admission/handlers.js';
+import { isPending, type Handler } from './admission/handlers.js';
 
 /** Admission bodies carry object and oldObject; the API server caps an object near 3 MiB. */
 export const ADMISSION_BODY_LIMIT = 7 * 1024 * 1024;
@@ -40,13 +40,18 @@ export async function buildWebhookServer(options: WebhookServerOptions): Promise
   }) as unknown as FastifyInstance<HttpsServer>;
 
   for (const [path, handler] of Object.entries(options.routes)) {
-    app.post(path, async (req, reply) => {
+    // Not async: a decision the handler makes synchronously is sent without a promise in between.
+    // A synchronous throw reaches the error handler as a rejection would.
+    app.post(path, (req, reply) => {
       const request = parseAdmissionReview(req.body);
       if (typeof request === 'string') {
-        return reply.code(400).send({ error: `not an AdmissionReview: ${request}` });
+        reply.code(400).send({ error: `not an AdmissionReview: ${request}` });
+        return;
       }
-      const decision = await handler(request);
-      return reply.send(toReview(request.uid, decision));
+      const result = handler(request);
+      if (isPending(result)) return result.then((decision) => reply.send(toReview(request.uid, decision)));
+      reply.send(toReview(request.uid, result));
+      return;
     });
   }
 

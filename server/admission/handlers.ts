@@ -18,7 +18,17 @@ import type { HostnameOwnershipIndex } from '../../policy/ownership.js';
 import { wildcardClaimsCovering } from '../../policy/ownership.js';
 import type { ClaimStore } from './claims.js';
 
-export type Handler = (request: AdmissionRequest) => Promise<Decision>;
+/**
+ * Decides one review. A handler that needs no I/O answers synchronously (a route decided from the
+ * index, a mutation): the decorators and the server then pass the decision on without a promise
+ * per layer. Callers await the result either way.
+ */
+export type Handler = (request: AdmissionRequest) => Decision | Promise<Decision>;
+
+/** The result of a Handler is still to come. */
+export function isPending(result: Decision | Promise<Decision>): result is Promise<Decision> {
+  return typeof (result as { then?: unknown }).then === 'function';
+}
 
 export interface AdmissionState {
   config: PlatformConfig;
@@ -30,7 +40,7 @@ export interface AdmissionState {
 }
 
 export function mutateRequestHandler(state: AdmissionState): Handler {
-  return async (request) => (request.operation === 'CREATE' ? mutateHostnameRequest(request, state.config) : allow());
+  return (request) => (request.operation === 'CREATE' ? mutateHostnameRequest(request, state.config) : allow());
 }
 
 export function validateRequestHandler(state: AdmissionState): Handler {
@@ -61,27 +71,33 @@ export function validateRequestHandler(state: AdmissionState): Handler {
 }
 
 export function validateRouteHandler(state: AdmissionState): Handler {
-  return async (request) => {
+  return (request) => {
     if (request.operation !== 'CREATE' && request.operation !== 'UPDATE') return allow();
     const check = checkRoute(request, state.config, state.index);
     if (check.kind === 'deny') return check.decision;
     if (check.kind === 'allow') return allow(check.warnings);
-    // Not granted according to the cache: a claim made a moment ago (request and route in one
-    // `kubectl apply`) may not have reached it. Read the deterministic claim names directly.
-    const namespace = request.namespace ?? '';
-    const routeName = (request.object as { metadata?: { name?: string } }).metadata?.name ?? request.name ?? '';
-    for (const hostname of check.hostnames) {
-      // The exact name first, then covering wildcards nearest first: the most specific claim decides.
-      const candidates = [hostname, ...wildcardClaimsCovering(hostname)];
-      const claims = await Promise.all(candidates.map((h) => state.claims.read(h)));
-      const decisive = claims.find((c) => c !== undefined);
-      if (decisive && decisive.spec.requestRef.namespace === namespace) continue;
-      return routeNotGrantedDenial(request.kind.kind, routeName, namespace, hostname, decisive?.spec.requestRef);
-    }
-    return allow(check.warnings);
+    return confirmFromClaims(state, request, check.hostnames, check.warnings);
   };
 }
 
+/**
+ * Not granted according to the cache: a claim made a moment ago (request and route in one
+ * `kubectl apply`) may not have reached it. Read the deterministic claim names directly.
+ */
+async function confirmFromClaims(state: AdmissionState, request: AdmissionRequest, hostnames: string[], warnings: string[]): Promise<Decision> {
+  const namespace = request.namespace ?? '';
+  const routeName = (request.object as { metadata?: { name?: string } }).metadata?.name ?? request.name ?? '';
+  for (const hostname of hostnames) {
+    // The exact name first, then covering wildcards nearest first: the most specific claim decides.
+    const candidates = [hostname, ...wildcardClaimsCovering(hostname)];
+    const claims = await Promise.all(candidates.map((h) => state.claims.read(h)));
+    const decisive = claims.find((c) => c !== undefined);
+    if (decisive && decisive.spec.requestRef.namespace === namespace) continue;
+    return routeNotGrantedDenial(request.kind.kind, routeName, namespace, hostname, decisive?.spec.requestRef);
+  }
+  return allow(warnings);
+}
+
 export function validateProtectedHandler(state: AdmissionState): Handler {
-  return async (request) => validateProtectedWrite(request, state.config);
+  return (request) => validateProtectedWrite(request, state.config);
 }

@@ -6,7 +6,7 @@ import type { AdmissionRequest, Decision } from '../../policy/admission.js';
 import type { Logger } from '../log.js';
 import { registry } from '../metrics.js';
 import type { EventRecorder } from './events.js';
-import type { Handler } from './handlers.js';
+import { isPending, type Handler } from './handlers.js';
 
 export interface AdmissionReviewResponse {
   apiVersion: 'admission.k8s.io/v1';
@@ -183,27 +183,30 @@ export interface AuditDeps {
 
 /** Exceptions become a fail-closed denial with a clear "retry" message (never a crash, never an allow). */
 export function withErrors(handler: Handler, log: Logger): Handler {
-  return async (request) => {
+  const failed = (request: AdmissionRequest, err: unknown): Decision => {
+    log.error({ err: String(err), uid: request.uid, kind: request.kind.kind }, 'admission handler failed');
+    return {
+      allowed: false,
+      code: 500,
+      reason: 'InvalidRequest',
+      message: `gateway-orchestrator could not decide this request (${String(err instanceof Error ? err.message : err).slice(0, 200)}); nothing was changed, retry in a moment.`,
+    };
+  };
+  return (request) => {
+    let result: Decision | Promise<Decision>;
     try {
-      return await handler(request);
+      result = handler(request);
     } catch (err) {
-      log.error({ err: String(err), uid: request.uid, kind: request.kind.kind }, 'admission handler failed');
-      return {
-        allowed: false,
-        code: 500,
-        reason: 'InvalidRequest',
-        message: `gateway-orchestrator could not decide this request (${String(err instanceof Error ? err.message : err).slice(0, 200)}); nothing was changed, retry in a moment.`,
-      };
+      return failed(request, err);
     }
+    return isPending(result) ? result.then(undefined, (err: unknown) => failed(request, err)) : result;
   };
 }
 
 export function withMetrics(webhook: string, handler: Handler): Handler {
   // Reviews come in runs of one kind, operation and outcome: the last series found answers most.
   let last: Series | undefined;
-  return async (request) => {
-    const start = performance.now();
-    const decision = await handler(request);
+  const record = (request: AdmissionRequest, decision: Decision, start: number): Decision => {
     const outcome = decision.allowed ? 'allowed' : decision.code >= 500 ? 'error' : 'denied';
     const kind = request.kind.kind;
     const operation = request.operation;
@@ -214,12 +217,16 @@ export function withMetrics(webhook: string, handler: Handler): Handler {
     s.observe((performance.now() - start) / 1e3);
     return decision;
   };
+  return (request) => {
+    const start = performance.now();
+    const result = handler(request);
+    return isPending(result) ? result.then((decision) => record(request, decision, start)) : record(request, result, start);
+  };
 }
 
 /** Every denial: one structured log line with the requesting user, and an Event for the requester. */
 export function withAudit(webhook: string, handler: Handler, deps: AuditDeps): Handler {
-  return async (request) => {
-    const decision = await handler(request);
+  const audit = (request: AdmissionRequest, decision: Decision): Decision => {
     // An allowed review is logged at debug only: build nothing for it unless that is on.
     if (decision.allowed && !deps.log.isLevelEnabled('debug')) return decision;
     const object = (request.object ?? request.oldObject ?? {}) as { apiVersion?: string; metadata?: { name?: string; uid?: string } };
@@ -258,5 +265,9 @@ export function withAudit(webhook: string, handler: Handler, deps: AuditDeps): H
       });
     }
     return decision;
+  };
+  return (request) => {
+    const result = handler(request);
+    return isPending(result) ? result.then((decision) => audit(request, decision)) : audit(request, result);
   };
 }
