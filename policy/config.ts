@@ -85,7 +85,7 @@ export const DEFAULT_CONFIG: PlatformConfig = {
     serviceAccount: 'gateway-orchestrator',
     breakGlassGroups: ['gateway-orchestrator:break-glass'],
   },
-  reconcile: { resyncSeconds: 180, concurrency: 4, claimGraceSeconds: 60 },
+  reconcile: { resyncSeconds: 180, concurrency: 16, claimGraceSeconds: 60 },
   webhook: {
     port: 9443,
     metricsPort: 9090,

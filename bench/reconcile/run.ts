@@ -43,7 +43,7 @@ export interface ReconcileBenchOptions {
    * that Gateway's listener update.
    */
   certificatesPerGateway?: number;
-  /** Overrides config.reconcile.concurrency (default 4: the platform default). */
+  /** Overrides config.reconcile.concurrency (default: the platform default, 16). */
   concurrency?: number;
   /** Write a CPU profile of the orchestrator process into this directory (when it stops). */
   cpuProfileDir?: string;
