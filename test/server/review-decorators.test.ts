@@ -24,7 +24,7 @@ const request = (uid: string): AdmissionRequest =>
   }) as AdmissionRequest;
 
 const allowed: Decision = { allowed: true };
-const denied: Decision = { allowed: false, code: 403, reason: 'Forbidden', message: 'no' };
+const denied: Decision = { allowed: false, code: 403, reason: 'RouteHostnameNotGranted', message: 'no' };
 const handlers: Record<string, Handler> = {
   'sync allow': () => allowed,
   'sync deny': () => denied,
