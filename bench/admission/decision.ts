@@ -11,6 +11,9 @@ export interface DecisionRow {
   holders: number;
   decisionNs: number;
   handlerNs: number;
+  /** CPU time of the process per review (user + system), median of the rounds: steadier on a shared machine. */
+  decisionCpuNs: number;
+  handlerCpuNs: number;
   hostnamesPerRequest: number;
   heapUsedBytes: number;
   loadAverage: string;
@@ -20,6 +23,8 @@ interface DecisionOutput {
   holders: number;
   decisionNs: number;
   handlerNs: number;
+  decisionCpuNs: number;
+  handlerCpuNs: number;
   hostnamesPerRequest: number;
   heapUsed: number;
 }
@@ -45,6 +50,8 @@ export async function benchDecision(options: { sizes: number[]; roundMs: number;
       holders,
       decisionNs: mid(results.map((r) => r.decisionNs)),
       handlerNs: mid(results.map((r) => r.handlerNs)),
+      decisionCpuNs: mid(results.map((r) => r.decisionCpuNs)),
+      handlerCpuNs: mid(results.map((r) => r.handlerCpuNs)),
       hostnamesPerRequest: results[0]!.hostnamesPerRequest,
       heapUsedBytes: results[0]!.heapUsed,
       loadAverage: loadAverageNow(),
@@ -55,13 +62,29 @@ export async function benchDecision(options: { sizes: number[]; roundMs: number;
 export function decisionTable(rows: DecisionRow[]): string {
   const base = rows[0]!;
   return formatTable([
-    ['holders (claims = grants)', 'decision ns/review', `vs ${fmt.int(base.holders)}`, 'handler ns/review', `vs ${fmt.int(base.holders)}`, 'heap MiB', 'load avg'],
+    [
+      'holders (claims = grants)',
+      'decision ns/review',
+      `vs ${fmt.int(base.holders)}`,
+      'handler ns/review',
+      `vs ${fmt.int(base.holders)}`,
+      'decision CPU ns',
+      `vs ${fmt.int(base.holders)}`,
+      'handler CPU ns',
+      `vs ${fmt.int(base.holders)}`,
+      'heap MiB',
+      'load avg',
+    ],
     ...rows.map((r) => [
       fmt.int(r.holders),
       fmt.int(r.decisionNs),
       fmt.ratio(r.decisionNs / base.decisionNs),
       fmt.int(r.handlerNs),
       fmt.ratio(r.handlerNs / base.handlerNs),
+      fmt.int(r.decisionCpuNs),
+      fmt.ratio(r.decisionCpuNs / base.decisionCpuNs),
+      fmt.int(r.handlerCpuNs),
+      fmt.ratio(r.handlerCpuNs / base.handlerCpuNs),
       fmt.mib(r.heapUsedBytes),
       r.loadAverage,
     ]),
