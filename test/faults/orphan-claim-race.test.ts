@@ -41,8 +41,6 @@ t.test('a request admitted with an orphan claim keeps it, and no second request 
       { method: 'create', pathIncludes: '/domainclaims', ms: 3_000 },
     ],
   });
-  // Not the last request on the pool when cleaned up (see last-on-gateway.test.ts).
-  await env.placeAnchor();
   // The orphan: claimed for ns1/web, but the request was never stored.
   await env.admin.create(paths.claims(), {
     apiVersion: 'gateway-orchestrator.io/v1alpha1',

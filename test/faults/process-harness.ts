@@ -18,7 +18,7 @@ import { KubeRest, isNotFound, paths } from '../../server/kube/rest.js';
 import { createLogger } from '../../server/log.js';
 import type { EnvState } from '../env/state.js';
 import { AwsLoadBalancerControllerStandIn } from '../lbc-standin/standin.js';
-import { adminKubeConfig, hostedZoneId, uniqueHostname, uniqueName, waitFor } from '../helpers/index.js';
+import { adminKubeConfig, hostedZoneId, uniqueName, waitFor } from '../helpers/index.js';
 import { startFaultProxy, type FaultProxy, type FaultRule } from './aws-fault-proxy.js';
 import { CHILD_EVENT_PREFIX, type ChildConfig, type ChildEvent, type CrashStep } from './child-protocol.js';
 
@@ -115,13 +115,7 @@ export interface FaultEnv {
   createNamespace(name: string): Promise<string>;
   /** Starts a replica in `slot` (same webhook port and leader identity at every start). */
   spawn(slot: string, options?: SpawnOptions): Promise<Replica>;
-  /**
-   * Places a first request on the pool and waits until it is Ready; it is deleted last, so the
-   * pool never empties while the test runs (the requests under test are then never the last on
-   * their Gateway; last-on-gateway.test.ts covers that case).
-   */
-  placeAnchor(): Promise<void>;
-  /** Deletes the run's requests through a live replica (the anchor last), then stops everything. */
+  /** Deletes the run's requests through a live replica, then stops everything. */
   stop(): Promise<void>;
 }
 
@@ -233,15 +227,6 @@ export async function startFaultEnv(options: FaultEnvOptions = {}): Promise<Faul
   const forwarder = await startForwarder(() => [...slots.values()]);
   let registered = false;
   let stopping = false;
-  let anchor: { namespace: string; hostname: string } | undefined;
-
-  const releaseAnchor = async (a: { namespace: string; hostname: string }, waitGone: (path: string, until: number) => Promise<void>) => {
-    const path = paths.requests(a.namespace, 'anchor');
-    await admin.delete(path).catch(() => undefined);
-    await waitGone(path, Date.now() + 60_000);
-    await admin.patch(path, 'merge', { metadata: { finalizers: null } }).catch(() => undefined);
-  };
-
   const register = async (caBundlePem: string) => {
     const docs = localWebhookConfigurations({
       urlBase: `https://127.0.0.1:${forwarder.port}`,
@@ -420,26 +405,15 @@ export async function startFaultEnv(options: FaultEnvOptions = {}): Promise<Faul
       if (first && namespaces[0]) await waitForWebhooks(namespaces[0]);
       return replica;
     },
-    async placeAnchor() {
-      if (anchor) return;
-      const namespace = await env.createNamespace('anchor');
-      const hostname = uniqueHostname('opendi.com', 'anchor');
-      await admin.create(paths.requests(namespace), requestManifest(namespace, 'anchor', hostname, env.zoneId));
-      anchor = { namespace, hostname };
-      await waitFor(
-        async () => (await admin.get<GatewayHostnameRequest>(paths.requests(namespace, 'anchor'))).status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
-        { description: `the anchor request ${hostname} to be Ready`, timeoutMs: 90_000, intervalMs: 300 },
-      );
-    },
     async stop() {
       // Requests left behind go through a live replica's cleanup; what remains after a minute
       // loses its finalizer so nothing lingers in the shared API server.
       const left: GatewayHostnameRequest[] = [];
       for (const ns of namespaces) {
         const list = await admin.list<GatewayHostnameRequest>(paths.requests(ns)).catch(() => ({ items: [] as GatewayHostnameRequest[] }));
-        left.push(...list.items.filter((r) => r.metadata.namespace !== anchor?.namespace));
+        left.push(...list.items);
       }
-      if ((left.length > 0 || anchor) && !replicas.some((r) => r.alive)) await spawnReplica('cleanup').catch(() => undefined);
+      if (left.length > 0 && !replicas.some((r) => r.alive)) await spawnReplica('cleanup').catch(() => undefined);
       for (const r of left) await admin.delete(paths.requests(r.metadata.namespace, r.metadata.name)).catch(() => undefined);
       const deadline = Date.now() + 60_000;
       const waitGone = async (path: string, until: number) => {
@@ -450,7 +424,6 @@ export async function startFaultEnv(options: FaultEnvOptions = {}): Promise<Faul
         await waitGone(path, deadline);
         await admin.patch(path, 'merge', { metadata: { finalizers: null } }).catch(() => undefined);
       }
-      if (anchor) await releaseAnchor(anchor, waitGone);
       stopping = true;
       for (const r of replicas) await r.stop('SIGTERM');
       for (const spare of spares.values()) spare.child.kill('SIGTERM');
