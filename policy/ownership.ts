@@ -118,7 +118,7 @@ function holdsOtherThan(holding: Holding, id: number): boolean {
   return false;
 }
 
-function increment(map: Map<string, Holding>, key: string, id: number): void {
+function increment(map: HoldingMap, key: string, id: number): void {
   const holding = map.get(key);
   if (holding === undefined) {
     map.set(key, id < MAX_PACKED_ID ? (id << COUNT_BITS) | 1 : new Map([[id, 1]]));
@@ -137,7 +137,7 @@ function increment(map: Map<string, Holding>, key: string, id: number): void {
   }
 }
 
-function decrement(map: Map<string, Holding>, key: string, id: number): void {
+function decrement(map: HoldingMap, key: string, id: number): void {
   const holding = map.get(key);
   if (holding === undefined) return;
   if (typeof holding === 'number') {
@@ -158,6 +158,189 @@ function decrement(map: Map<string, Holding>, key: string, id: number): void {
   }
 }
 
+/** What increment and decrement need of a map from keys to Holdings. */
+interface HoldingMap {
+  get(key: string): Holding | undefined;
+  set(key: string, holding: Holding): unknown;
+  delete(key: string): unknown;
+}
+
+const SLOT_BYTES = 64;
+const SLOT_INTS = SLOT_BYTES / 4;
+/** Slot header, in 32-bit words: the key's hash, the value, the key's length + 1 (0: empty), inline (1) or not (0). */
+const HASH = 0;
+const VALUE = 1;
+const LENGTH = 2;
+const INLINE = 3;
+const HEADER_BYTES = 16;
+/** Keys of at most this many characters below U+0100 (every normalised hostname short enough) live in the slot. */
+const INLINE_CHARS = SLOT_BYTES - HEADER_BYTES;
+const MIN_SLOTS = 16;
+
+/**
+ * key -> Holding for the lookups every route admission makes (`holders`, `wildcardHolders`): open
+ * addressing with linear probing in one ArrayBuffer, 64 bytes (one cache line) per slot holding
+ * the key's hash, the value and the key's characters. A lookup that finds its key reads one cache
+ * line, where a V8 Map reads its bucket, then the entry, then the key string: three unrelated
+ * places in a heap of 100+ MiB, each a cache and TLB miss at 100,000 holders. A miss usually ends
+ * at the first empty slot, in the same or the next line.
+ *
+ * Values: a packed Holding (a non-negative small integer) is stored as it is; a shared one (a
+ * Map) as -1 - its index in `shared`. The hash is seeded per table (random), so names chosen to
+ * collide in one process do not collide in another; the table is at most 3/4 full.
+ * Deletion shifts later entries of the probe run back (no tombstones), so every lookup stays as
+ * short as the entries present make it.
+ */
+export class HoldingTable implements HoldingMap {
+  private slots = MIN_SLOTS;
+  private ints = new Int32Array(MIN_SLOTS * SLOT_INTS);
+  private bytes = new Uint8Array(this.ints.buffer);
+  /** Keys that are not inline, by slot. */
+  private longKeys: Array<string | undefined> = [];
+  private readonly shared: Array<Map<number, number> | undefined> = [];
+  private readonly freeShared: number[] = [];
+  private count = 0;
+
+  constructor(private readonly seed: number = (Math.random() * 0x100000000) | 0) {}
+
+  get size(): number {
+    return this.count;
+  }
+
+  /** Seeded FNV-1a over the UTF-16 code units, then murmur3's finaliser to spread the low bits. */
+  hash(key: string): number {
+    let h = (0x811c9dc5 ^ this.seed) | 0;
+    for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+    h ^= h >>> 16;
+    h = Math.imul(h, 0x85ebca6b);
+    h ^= h >>> 13;
+    h = Math.imul(h, 0xc2b2ae35);
+    return h ^ (h >>> 16);
+  }
+
+  /** The slot holding `key`, or -1 - the empty slot where it would go. */
+  private find(key: string, hash: number): number {
+    const ints = this.ints;
+    const bytes = this.bytes;
+    const mask = this.slots - 1;
+    const length = key.length + 1;
+    for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
+      const base = slot * SLOT_INTS;
+      const stored = ints[base + LENGTH]!;
+      if (stored === 0) return -1 - slot;
+      if (ints[base + HASH] !== hash || stored !== length) continue;
+      if (ints[base + INLINE] === 1) {
+        let i = 0;
+        const at = slot * SLOT_BYTES + HEADER_BYTES;
+        while (i < key.length && bytes[at + i] === key.charCodeAt(i)) i++;
+        if (i === key.length) return slot;
+      } else if (this.longKeys[slot] === key) {
+        return slot;
+      }
+    }
+  }
+
+  get(key: string): Holding | undefined {
+    const slot = this.find(key, this.hash(key));
+    if (slot < 0) return undefined;
+    const value = this.ints[slot * SLOT_INTS + VALUE]!;
+    return value >= 0 ? value : this.shared[-1 - value];
+  }
+
+  set(key: string, holding: Holding): this {
+    const hash = this.hash(key);
+    let slot = this.find(key, hash);
+    if (slot >= 0) {
+      const base = slot * SLOT_INTS;
+      const old = this.ints[base + VALUE]!;
+      if (old < 0 && this.shared[-1 - old] === holding) return this;
+      this.ints[base + VALUE] = this.encode(holding);
+      if (old < 0) this.releaseShared(-1 - old);
+      return this;
+    }
+    if ((this.count + 1) * 4 > this.slots * 3) {
+      this.grow();
+      slot = this.find(key, hash);
+    }
+    this.place(-1 - slot, key, hash, this.encode(holding));
+    this.count++;
+    return this;
+  }
+
+  delete(key: string): boolean {
+    let hole = this.find(key, this.hash(key));
+    if (hole < 0) return false;
+    const ints = this.ints;
+    const old = ints[hole * SLOT_INTS + VALUE]!;
+    if (old < 0) this.releaseShared(-1 - old);
+    // Shift back every later entry of the run that may move to the hole: one whose home slot is
+    // not cyclically within (hole, its slot].
+    const mask = this.slots - 1;
+    for (let slot = (hole + 1) & mask; ints[slot * SLOT_INTS + LENGTH] !== 0; slot = (slot + 1) & mask) {
+      const home = ints[slot * SLOT_INTS + HASH]! & mask;
+      const stays = hole < slot ? home > hole && home <= slot : home > hole || home <= slot;
+      if (stays) continue;
+      this.bytes.copyWithin(hole * SLOT_BYTES, slot * SLOT_BYTES, (slot + 1) * SLOT_BYTES);
+      this.longKeys[hole] = this.longKeys[slot];
+      hole = slot;
+    }
+    ints.fill(0, hole * SLOT_INTS, (hole + 1) * SLOT_INTS);
+    this.longKeys[hole] = undefined;
+    this.count--;
+    return true;
+  }
+
+  private place(slot: number, key: string, hash: number, value: number): void {
+    const base = slot * SLOT_INTS;
+    this.ints[base + HASH] = hash;
+    this.ints[base + VALUE] = value;
+    this.ints[base + LENGTH] = key.length + 1;
+    let inline = key.length <= INLINE_CHARS;
+    for (let i = 0; inline && i < key.length; i++) if (key.charCodeAt(i) > 0xff) inline = false;
+    if (inline) {
+      const at = slot * SLOT_BYTES + HEADER_BYTES;
+      for (let i = 0; i < key.length; i++) this.bytes[at + i] = key.charCodeAt(i);
+      this.ints[base + INLINE] = 1;
+      this.longKeys[slot] = undefined;
+    } else {
+      this.ints[base + INLINE] = 0;
+      this.longKeys[slot] = key;
+    }
+  }
+
+  private grow(): void {
+    const oldBytes = this.bytes;
+    const oldInts = this.ints;
+    const oldLong = this.longKeys;
+    const oldSlots = this.slots;
+    this.slots *= 2;
+    this.ints = new Int32Array(this.slots * SLOT_INTS);
+    this.bytes = new Uint8Array(this.ints.buffer);
+    this.longKeys = [];
+    const mask = this.slots - 1;
+    for (let from = 0; from < oldSlots; from++) {
+      const base = from * SLOT_INTS;
+      if (oldInts[base + LENGTH] === 0) continue;
+      let to = oldInts[base + HASH]! & mask;
+      while (this.ints[to * SLOT_INTS + LENGTH] !== 0) to = (to + 1) & mask;
+      this.bytes.set(oldBytes.subarray(from * SLOT_BYTES, (from + 1) * SLOT_BYTES), to * SLOT_BYTES);
+      if (oldLong[from] !== undefined) this.longKeys[to] = oldLong[from];
+    }
+  }
+
+  private encode(holding: Holding): number {
+    if (typeof holding === 'number') return holding;
+    const index = this.freeShared.pop() ?? this.shared.length;
+    this.shared[index] = holding;
+    return -1 - index;
+  }
+
+  private releaseShared(index: number): void {
+    this.shared[index] = undefined;
+    this.freeShared.push(index);
+  }
+}
+
 /**
  * What the route webhook knows about ownership: every DomainClaim and HostnameGrant, kept current
  * from informer events (set on add/update, delete on delete). Every lookup costs O(labels of the
@@ -172,9 +355,9 @@ export class HostnameOwnershipIndex {
    *  hand-made claim under another name must not make the real one disappear from the index. */
   private readonly claimsByHostname = new Map<string, ClaimHolder[]>();
   /** hostname -> namespaces holding it by claim or grant. */
-  private readonly holders = new Map<string, Holding>();
+  private readonly holders = new HoldingTable();
   /** P -> namespaces holding `*.P` by claim or grant (the same facts keyed so lookups need no concatenation). */
-  private readonly wildcardHolders = new Map<string, Holding>();
+  private readonly wildcardHolders = new HoldingTable();
   /** ancestor -> namespaces holding claims strictly below it. */
   private readonly claimsBelow = new Map<string, Holding>();
   /**
