@@ -76,6 +76,10 @@ export class ObjectCache<T extends KubernetesObject> {
     return this.informer.get(name, namespace);
   }
 
+  /**
+   * Every object (of one namespace, or all) in a new array: client-node's ListWatch copies them on
+   * each call. Fine once per resync; per request or per event, keep an index from `on` instead.
+   */
   list(namespace?: string): ReadonlyArray<T> {
     return this.informer.list(namespace);
   }
