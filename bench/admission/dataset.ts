@@ -5,22 +5,11 @@
 import { randomUUID } from 'node:crypto';
 import { claimNameFor, grantNameFor } from '../../policy/hostname.js';
 import type { HostnameOwnershipIndex } from '../../policy/ownership.js';
+import { seededRandom } from '../../test/helpers/seeded-random.js';
 
 export const BENCH_DOMAINS = ['opendi.com', 'in-muenchen.de'];
 export const BENCH_ZONE_ID = 'ZBENCHOPENDI';
 export const POOL_NAMESPACE = 'edge';
-
-/** mulberry32: a tiny seeded generator, so every run asks the same questions. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface Holder {
   hostname: string;
@@ -161,7 +150,7 @@ export interface RouteMix {
  * (normalised, then skipped). Every one is allowed from the index alone: no API call.
  */
 export function routeReviews(pop: Population, count: number, seed = 1): { bodies: string[]; mix: RouteMix } {
-  const random = rng(seed);
+  const random = seededRandom(seed);
   const pick = <T>(list: readonly T[]) => list[Math.floor(random() * list.length)]!;
   const mix: RouteMix = { exact: 0, wildcardCovered: 0, unmanaged: 0 };
   const bodies: string[] = [];
@@ -206,7 +195,7 @@ export function routeReviews(pop: Population, count: number, seed = 1): { bodies
  * webhook sees; true: as the validating webhook sees them after mutation.
  */
 export function requestReviews(pop: Population, count: number, normalised: boolean, seed = 2): string[] {
-  const random = rng(seed);
+  const random = seededRandom(seed);
   const bodies: string[] = [];
   for (let k = 0; k < count; k++) {
     const namespace = pop.namespaces[Math.floor(random() * pop.namespaces.length)]!;

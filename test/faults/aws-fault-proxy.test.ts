@@ -10,7 +10,8 @@ import { DescribeLoadBalancersCommand, ElasticLoadBalancingV2Client } from '@aws
 import { classifyAwsError } from '../../reconcile/aws/budget.js';
 import { awsCallCounts, createAwsPorts, diffAwsCallCounts } from '../../reconcile/aws/index.js';
 import { awsClientConfig, hostedZoneId } from '../helpers/index.js';
-import { budgetExcess, identifyCall, peakInWindow, route53Operation, seededRandom, startFaultProxy, type FaultProxy } from './aws-fault-proxy.js';
+import { seededRandom } from '../helpers/seeded-random.js';
+import { budgetExcess, identifyCall, peakInWindow, route53Operation, startFaultProxy, type FaultProxy } from './aws-fault-proxy.js';
 
 const auth = (service: string) => `AWS4-HMAC-SHA256 Credential=AKID/20260101/eu-central-1/${service}/aws4_request, SignedHeaders=host, Signature=abc`;
 

@@ -7,6 +7,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
+import { seededRandom } from '../helpers/seeded-random.js';
 
 export type AwsServiceName = 'acm' | 'route53' | 'elbv2' | 'other';
 
@@ -66,18 +67,6 @@ export interface FaultProxy {
   /** Calls by "service.Operation". */
   callCounts(): Record<string, number>;
   close(): Promise<void>;
-}
-
-/** mulberry32: a small, fast, seedable PRNG; uniform in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 // ---- Recognising the call ------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import t from 'tap';
 import type { GatewayHostnameRequest } from '../../policy/api.js';
 import { isAlreadyExists, paths } from '../../server/kube/rest.js';
 import { uniqueHostname } from '../helpers/index.js';
-import { seededRandom } from './aws-fault-proxy.js';
+import { seededRandom } from '../helpers/seeded-random.js';
 import { claimNameFor } from '../../policy/hostname.js';
 import { converge, getClaim, getRequest, goneProblems, readyProblems } from './converge.js';
 import { requestManifest, startFaultEnv, trials, type FaultEnv } from './process-harness.js';
