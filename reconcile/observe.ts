@@ -80,6 +80,9 @@ export interface ObserverOptions {
 
 const backoff = (n: number, base: number, max: number): number => Math.min(max, base * 2 ** n);
 
+const sameSet = (a: ReadonlySet<string> | undefined, b: ReadonlySet<string> | undefined): boolean =>
+  a === b || (!!a && !!b && a.size === b.size && [...a].every((x) => b.has(x)));
+
 export class Observer implements SnapshotView {
   readonly certificates = new Map<string, CertificateState>();
   readonly zones = new Map<string, ZoneState>();
@@ -326,8 +329,11 @@ export class Observer implements SnapshotView {
       return;
     }
     if (state.nextListenerReadAt > this.now()) return;
+    const before = state.certificates;
     await this.readListener(state);
-    state.listenerPolls++;
+    // Back off only while the listener does not change: a load balancer controller that is
+    // attaching certificates (many requests placed on one Gateway) keeps the base interval.
+    state.listenerPolls = sameSet(before, state.certificates) ? state.listenerPolls + 1 : 1;
     state.nextListenerReadAt = this.now() + backoff(state.listenerPolls - 1, this.o.listenerBaseMs, this.o.listenerMaxMs);
     if (state.certificates && settled(state.certificates)) state.listenerPolls = 0;
   }

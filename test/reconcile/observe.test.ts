@@ -231,3 +231,33 @@ t.test('a listener read that fails for another reason surfaces (the resync retri
   await t.rejects(o.refresh({ zoneIds: [], loadBalancerDnsNames: ['lb1.elb'] }), { message: 'boom' });
   t.equal(o.loadBalancers.get('lb1.elb')!.listenerArn, 'arn:listener/1', 'the ARN is kept');
 });
+
+t.test('listener polls back off while the listener does not change, and keep the base interval while the controller attaches certificates', async (t) => {
+  const f = fakePorts();
+  let onListener = ['arn:c/1'];
+  f.ports.elbv2.describeListenerCertificates = async (arn) => {
+    f.calls.push(`DescribeListenerCertificates ${arn}`);
+    return onListener;
+  };
+  let now = 0;
+  const o = new Observer(f.ports, { now: () => now, listenerBaseMs: 1000, listenerMaxMs: 8000 });
+  await o.refresh({ zoneIds: [], loadBalancerDnsNames: ['lb1.elb'] });
+  const lb = o.loadBalancers.get('lb1.elb')!;
+  const readsAt = async (until: number, eachTick?: () => void): Promise<number[]> => {
+    const times: number[] = [];
+    for (; now <= until; now += 250) {
+      eachTick?.();
+      const before = f.calls.length;
+      await o.pollListener(lb, (certs) => certs.has('arn:c/99'));
+      if (f.calls.length > before) times.push(now);
+    }
+    return times;
+  };
+  // Nothing changes: 1 s, 2 s, 4 s, 8 s (capped) between reads.
+  t.same(await readsAt(20_000), [0, 1000, 3000, 7000, 15000]);
+  // The controller keeps adding certificates (one every 250 ms): back to the base interval.
+  now = 30_000;
+  let added = 0;
+  const growing = await readsAt(35_000, () => (onListener = [...onListener, `arn:c/${100 + ++added}`]));
+  t.same(growing, [30_000, 31_000, 32_000, 33_000, 34_000, 35_000], 'one second apart while the listener changes');
+});
