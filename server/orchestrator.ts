@@ -94,7 +94,7 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
     zoneNameOf: (zoneId) => zoneNames.get(zoneId),
   };
   const wrap = (webhook: string, handler: Handler): Handler =>
-    withMetrics(webhook, withAudit(webhook, withErrors(handler, log), { log, events, fallbackEventNamespace: ns }));
+    withMetrics(webhook, withAudit(webhook, withErrors(handler, log), { log, events }));
   const ready = () => {
     const unsynced = caches.all.filter((c) => !c.synced).length;
     if (unsynced > 0) return { ready: false, detail: `${unsynced} caches not synced yet` };

@@ -31,7 +31,7 @@ const noClaims = {
   claim: () => Promise.reject(new Error('the route benchmark must not claim')),
   read: () => Promise.reject(new Error('the route benchmark must be decided from the index')),
 };
-const handler: Handler = withMetrics('validate-routes', withAudit('validate-routes', withErrors(validateRouteHandler({ config, index, claims: noClaims, zoneNameOf: () => undefined }), log), { log, events: undefined, fallbackEventNamespace: 'gateway-orchestrator' }));
+const handler: Handler = withMetrics('validate-routes', withAudit('validate-routes', withErrors(validateRouteHandler({ config, index, claims: noClaims, zoneNameOf: () => undefined }), log), { log, events: undefined }));
 
 // Every request must be allowed from the index, or the figures measure something else.
 for (const r of requests) {

@@ -68,7 +68,7 @@ async function orchestrator(holders: number, tls: TlsMaterial) {
   const state: AdmissionState = { config, index, claims, zoneNameOf: (zoneId) => zoneNames.get(zoneId) };
   // As server/orchestrator.ts composes them.
   const wrap = (webhook: string, handler: Handler): Handler =>
-    withMetrics(webhook, withAudit(webhook, withErrors(handler, log), { log, events: undefined, fallbackEventNamespace: config.orchestrator.namespace }));
+    withMetrics(webhook, withAudit(webhook, withErrors(handler, log), { log, events: undefined }));
   const app = await buildWebhookServer({
     log,
     tls,

@@ -177,9 +177,13 @@ new AdmissionDurationHistogram({
 export interface AuditDeps {
   log: Logger;
   events: EventRecorder | undefined;
-  /** Namespace for Events about cluster-scoped objects (they have no requester namespace). */
-  fallbackEventNamespace: string;
 }
+
+/**
+ * Where Events about cluster-scoped objects (DomainClaim, HostnameGrant) go: the API server accepts
+ * an Event whose object has no namespace only in `default` (or `kube-system`), as for Nodes.
+ */
+export const CLUSTER_SCOPED_EVENT_NAMESPACE = 'default';
 
 /** Exceptions become a fail-closed denial with a clear "retry" message (never a crash, never an allow). */
 export function withErrors(handler: Handler, log: Logger): Handler {
@@ -251,7 +255,7 @@ export function withAudit(webhook: string, handler: Handler, deps: AuditDeps): H
     deps.log.info({ ...entry, reason: decision.reason, hostname: decision.hostname, message: decision.message }, 'admission denied');
     if (deps.events && request.dryRun !== true) {
       deps.events.record({
-        namespace: request.namespace || deps.fallbackEventNamespace,
+        namespace: request.namespace || CLUSTER_SCOPED_EVENT_NAMESPACE,
         regarding: {
           apiVersion: `${request.kind.group ? `${request.kind.group}/` : ''}${request.kind.version}`,
           kind: request.kind.kind,

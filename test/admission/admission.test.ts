@@ -222,6 +222,17 @@ t.test('6. tenants cannot forge claims or grants, nor write request status', asy
     { description: 'the protection webhook to refuse a forged claim once RBAC allows it', timeoutMs: 15_000 },
   );
   t.equal(claimErr.status, 403);
+  // The denial is on record although a DomainClaim has no namespace: Events about cluster-scoped
+  // objects go to "default", the only namespace (with kube-system) the API server accepts them in.
+  const claimEvent = await waitFor(
+    async () => {
+      const events = await admin.list<{ reason: string; note: string; regarding: { kind: string; name: string; namespace?: string } }>(paths.events('default'));
+      return events.items.find((e) => e.regarding.kind === 'DomainClaim' && e.regarding.name === forgedClaim.metadata.name);
+    },
+    { description: 'a denial Event about the forged DomainClaim in namespace default', timeoutMs: 15_000 },
+  );
+  t.equal(claimEvent.regarding.namespace, undefined, 'about the cluster-scoped claim');
+  t.match(claimEvent.note, careless.user, 'the Event names the requesting user');
   const grantErr = await denial(carelessRest.create(paths.grants(), forgedGrant));
   t.match(grantErr.message, /reserved to the gateway-orchestrator/);
 

@@ -49,7 +49,7 @@ const expected: Record<string, 'allowed' | 'denied' | 'error'> = {
 };
 
 const wrap = (handler: Handler) =>
-  withMetrics('test-decorators', withAudit('test-decorators', withErrors(handler, log), { log, events: undefined, fallbackEventNamespace: 'x' }));
+  withMetrics('test-decorators', withAudit('test-decorators', withErrors(handler, log), { log, events: undefined }));
 
 t.test('every kind of handler through the production chain', async (t) => {
   for (const [name, handler] of Object.entries(handlers)) {
