@@ -21,7 +21,7 @@ import { PoolWriter } from './pool-writer.js';
 import type { AwsPorts } from './ports.js';
 import { WorkQueue } from './queue.js';
 import { reconcileDuration, reconcileErrors, registerView, resyncsTotal } from './metrics.js';
-import { GrantsByRequest, RequestIndex, grantRequestKey } from './indexes.js';
+import { GrantsByRequest, RequestIndex, grantRequestKey, requestKey } from './indexes.js';
 
 export const REPORTING_CONTROLLER = 'gateway-orchestrator.io/reconciler';
 const CLAIM_KEY_PREFIX = 'claim:';
@@ -125,7 +125,7 @@ export class Reconciler {
       if (!this.serves(r)) return;
       this.served.update(event, r);
       if (!this.running) return;
-      const key = keyOf(r);
+      const key = requestKey(r);
       if (event === 'delete') this.queue.forget(key);
       else this.queue.add(key);
     });
@@ -244,7 +244,7 @@ export class Reconciler {
     }
     if (!this.running) return;
     for (const g of this.pool.all) await this.pool.ensure(g.name).catch((err: unknown) => this.log.warn({ gateway: g.name, err: errorText(err) }, 'pool object repair failed'));
-    for (const r of requests) this.queue.add(keyOf(r));
+    for (const r of requests) this.queue.add(requestKey(r));
     for (const c of caches.claims.list()) if (this.servesNamespace(c.spec.requestRef.namespace)) this.queue.add(CLAIM_KEY_PREFIX + (c.metadata?.name ?? ''));
     this.log.debug({ requests: requests.length, zones: zoneIds.size, gateways: this.pool.all.length, pool: config.pool.namespace }, 'resync');
   }
@@ -478,10 +478,6 @@ export class Reconciler {
 /** The plan creates DNS records (a name it believes free). */
 function creates(plan: Plan): boolean {
   return plan.changes.some((c) => c.kind === 'changeRecords' && c.changes.some((r) => r.action === 'CREATE'));
-}
-
-function keyOf(r: { metadata?: { namespace?: string; name?: string } }): string {
-  return `${r.metadata?.namespace ?? ''}/${r.metadata?.name ?? ''}`;
 }
 
 function newest<T extends { metadata?: { resourceVersion?: string } }>(a: T | undefined, b: T | undefined): T | undefined {
