@@ -274,7 +274,8 @@ async function watchUntilReady(rest: KubeRest, namespace: string, name: string, 
   unexpected(`${namespace}/${name} not Ready after ${seconds(timeoutMs)}; see ${rel(logFile)}`);
   const alias = last?.status?.conditions?.find((c) => c.type === 'DnsAliasReady');
   if (alias?.status === 'False' && alias.message.includes('already exists')) {
-    // moto 5.2.1 keeps a deleted alias record for the purpose of CREATE, though it no longer lists it.
+    // moto 5.2.1 refuses a CREATE identical to one in its change journal when any record sorts
+    // after the name, though the record was deleted and is no longer listed (Route53 accepts it).
     note('moto (the local AWS) still remembers the alias of a hostname deleted earlier; start from scratch:');
     note('npm run demo:stop && npm run env:down && npm run demo');
   }
