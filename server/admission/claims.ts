@@ -126,13 +126,26 @@ export class ClaimStore {
       if (holder.namespace === input.namespace && holder.name === input.name) {
         // A retry of an admission whose object never came to exist: mark the claim as just
         // admitted, so the orphan release neither counts its grace from the first attempt nor
-        // deletes it with a resourceVersion read before this write.
-        if (!input.dryRun) await this.rest.patch(paths.claims(existing.metadata.name ?? ''), 'merge', { metadata: { annotations: { [ANNOTATION_ADMITTED_AT]: new Date().toISOString() } } });
+        // deletes it with a resourceVersion read before this write. The write is tied to the version
+        // read: if the claim was released (404) or changed (409) since, decide again from the top.
+        if (!input.dryRun && !(await this.markAdmitted(existing))) continue;
         return { kind: 'already-ours' };
       }
       return { kind: 'held', holder };
     }
     throw new Error(`claim on "${input.hostname}" kept changing hands; retry`);
+  }
+
+  /** Stamps the claim as just admitted; false if it is gone or no longer the version read. */
+  private async markAdmitted(claim: DomainClaim): Promise<boolean> {
+    const patch = { metadata: { resourceVersion: claim.metadata.resourceVersion, annotations: { [ANNOTATION_ADMITTED_AT]: new Date().toISOString() } } };
+    try {
+      await this.rest.patch(paths.claims(claim.metadata.name ?? ''), 'merge', patch);
+      return true;
+    } catch (err) {
+      if (isNotFound(err) || isConflict(err)) return false;
+      throw err;
+    }
   }
 
   /** A claim of another namespace that overlaps through a wildcard, if any. */
