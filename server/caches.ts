@@ -1,7 +1,6 @@
 // The informer caches both halves of the process read from, and the ownership index the route
 // webhook consults, kept current from claim and grant events.
-import type { KubeConfig} from '@kubernetes/client-node';
-import { type KubernetesObject, type KubernetesListObject } from '@kubernetes/client-node';
+import type { KubernetesObject } from '@kubernetes/client-node';
 import type { DomainClaim, Gateway, GatewayHostnameRequest, HostnameGrant, LoadBalancerConfiguration } from '../policy/api.js';
 import type { PlatformConfig } from '../policy/config.js';
 import { HostnameOwnershipIndex } from '../policy/ownership.js';
@@ -20,9 +19,8 @@ export interface Caches {
   all: ObjectCache<KubernetesObject>[];
 }
 
-export function createCaches(kubeConfig: KubeConfig, rest: KubeRest, config: PlatformConfig, log: Logger): Caches {
-  const make = <T extends KubernetesObject>(name: string, path: string) =>
-    new ObjectCache<T>({ kubeConfig, path, log, name, list: () => rest.list<T>(path) as Promise<KubernetesListObject<T>> });
+export function createCaches(rest: KubeRest, config: PlatformConfig, log: Logger): Caches {
+  const make = <T extends KubernetesObject>(name: string, path: string) => new ObjectCache<T>({ rest, path, log, name });
   const requests = make<GatewayHostnameRequest & KubernetesObject>('requests', paths.requests());
   const claims = make<DomainClaim & KubernetesObject>('claims', paths.claims());
   const grants = make<HostnameGrant & KubernetesObject>('grants', paths.grants());

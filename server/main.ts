@@ -1,9 +1,9 @@
 // The production entry point: `node dist/server/main.js [--config /etc/gateway-orchestrator/config.yaml]`.
 // Kubernetes credentials come from the pod's ServiceAccount (or KUBECONFIG), AWS credentials from
 // the default chain (IRSA on EKS).
-import { KubeConfig } from '@kubernetes/client-node';
 import { ConfigError } from '../policy/config.js';
 import { loadPlatformConfig } from './config-file.js';
+import { loadDefaultConnection } from './kube/connection.js';
 import { log } from './log.js';
 import { startOrchestrator } from './orchestrator.js';
 
@@ -23,10 +23,10 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromDefault();
+  const kube = await loadDefaultConnection();
+  log.info({ kube: kube.source, server: kube.server.origin }, 'Kubernetes API server');
   const { startReconciler } = await import('../reconcile/start.js');
-  const orchestrator = await startOrchestrator({ config, kubeConfig, log, startReconciler });
+  const orchestrator = await startOrchestrator({ config, kube, log, startReconciler });
   const shutdown = (signal: string) => {
     log.info({ signal }, 'shutting down');
     orchestrator.stop().then(

@@ -2,9 +2,9 @@
 // elected leader also runs the reconciler. This module wires them; main.ts is the CLI around it.
 import type { FastifyInstance } from 'fastify';
 import type { Server as HttpsServer } from 'node:https';
-import type { KubeConfig } from '@kubernetes/client-node';
 import type { PlatformConfig } from '../policy/config.js';
 import { createCaches, type Caches } from './caches.js';
+import type { KubeConnection } from './kube/connection.js';
 import { KubeRest } from './kube/rest.js';
 import { createLogger, type Logger } from './log.js';
 import { WebhookTls } from './tls.js';
@@ -23,7 +23,8 @@ import { withAudit, withErrors, withMetrics } from './admission/review.js';
 
 export interface OrchestratorOptions {
   config: PlatformConfig;
-  kubeConfig: KubeConfig;
+  /** The API server and credentials (kube/connection.ts: in-cluster, or a kubeconfig file). */
+  kube: KubeConnection;
   log?: Logger;
   webhook?: {
     host?: string;
@@ -43,7 +44,6 @@ export interface OrchestratorOptions {
 
 export interface ReconcilerDeps {
   config: PlatformConfig;
-  kubeConfig: KubeConfig;
   rest: KubeRest;
   caches: Caches;
   log: Logger;
@@ -65,10 +65,10 @@ export interface Orchestrator {
 }
 
 export async function startOrchestrator(options: OrchestratorOptions): Promise<Orchestrator> {
-  const { config, kubeConfig } = options;
+  const { config } = options;
   const log = options.log ?? createLogger();
-  const rest = await KubeRest.fromKubeConfig(kubeConfig);
-  const caches = createCaches(kubeConfig, rest, config, log);
+  const rest = KubeRest.connect(options.kube);
+  const caches = createCaches(rest, config, log);
   const zoneNames = new Map<string, string>();
   const events = new EventRecorder(rest, log.child({ component: 'events' }));
 
@@ -147,7 +147,7 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
   tlsTimer.unref();
 
   const reconciler = options.startReconciler
-    ? await options.startReconciler({ config, kubeConfig, rest, caches, log: log.child({ component: 'reconcile' }), zoneNames })
+    ? await options.startReconciler({ config, rest, caches, log: log.child({ component: 'reconcile' }), zoneNames })
     : undefined;
 
   log.info({ port, metricsPort, reconciler: !!reconciler }, 'gateway-orchestrator started');

@@ -9,6 +9,7 @@
 import { request as httpsRequest, type RequestOptions } from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { grantNameFor } from '../../policy/hostname.js';
+import { connectionFromClientKubeConfig } from '../../server/kube/connection.js';
 import { KubeRest, paths } from '../../server/kube/rest.js';
 import { createLogger } from '../../server/log.js';
 import { startOrchestrator, type Orchestrator } from '../../server/orchestrator.js';
@@ -127,7 +128,7 @@ export async function benchEndToEnd(options: E2eBenchOptions): Promise<E2eResult
     }
     orchestrator = await startOrchestrator({
       config,
-      kubeConfig,
+      kube: await connectionFromClientKubeConfig(kubeConfig),
       log: createLogger(process.env['LOG_LEVEL'] ?? 'warn'),
       webhook: { host: '127.0.0.1', port: 0, metricsPort: -1, ipAddresses: ['127.0.0.1'], dnsNames: ['localhost'] },
     });

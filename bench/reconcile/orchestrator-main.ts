@@ -12,7 +12,7 @@
 //                    snapshot's sizes, heap statistics
 import { readFileSync } from 'node:fs';
 import { getHeapStatistics } from 'node:v8';
-import { KubeConfig } from '@kubernetes/client-node';
+import { connectionFromKubeconfigFile } from '../../server/kube/connection.js';
 import type { PlatformConfig } from '../../policy/config.js';
 import { createLogger } from '../../server/log.js';
 import { startOrchestrator } from '../../server/orchestrator.js';
@@ -38,12 +38,11 @@ export interface Sample {
 }
 
 const settings = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as Settings;
-const kubeConfig = new KubeConfig();
-kubeConfig.loadFromFile(settings.kubeconfig);
+const kube = await connectionFromKubeconfigFile(settings.kubeconfig);
 let reconciler: Reconciler | undefined;
 const orchestrator = await startOrchestrator({
   config: settings.config,
-  kubeConfig,
+  kube,
   log: createLogger(settings.logLevel ?? 'info'),
   startReconciler: (deps) =>
     startReconciler(deps, {

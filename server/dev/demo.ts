@@ -17,7 +17,7 @@ import { up } from '../../test/env/local-env.js';
 import { readState, type EnvState } from '../../test/env/state.js';
 import { createTenant, type Tenant } from '../../test/helpers/tenants.js';
 import { KubeRest, isNotFound, paths } from '../kube/rest.js';
-import { localKubeConfig } from './local.js';
+import { localConnection } from './local.js';
 import { kubectl, kubectlOk, applyPlatformPart, repoRoot } from './platform.js';
 import type { RunState } from './run.js';
 
@@ -353,7 +353,7 @@ async function demo(): Promise<number> {
   const started = Date.now();
   const { state: env, reused } = await up((line) => print(`    ${dim(line)}`));
   ok(`${reused ? 'running' : `started in ${seconds(Date.now() - started)}`}: kube-apiserver ${env.kubernetesVersion} at ${env.apiserverUrl}, moto at ${env.aws.endpoint}`);
-  const rest = await KubeRest.fromKubeConfig(localKubeConfig(env));
+  const rest = KubeRest.connect(await localConnection(env));
 
   step('Install what a platform team installs');
   ok('CRDs from crds/ (GatewayHostnameRequest, DomainClaim, HostnameGrant), with the Gateway API and LoadBalancerConfiguration CRDs');

@@ -1,9 +1,9 @@
 // Runs the orchestrator against the local environment (npm run env:up): the admin kubeconfig in
 // .local/, moto as AWS, webhooks registered by URL on loopback. Used by `npm run dev`, the demo
 // and the end-to-end tests, so all three exercise the same wiring as production.
-import { KubeConfig } from '@kubernetes/client-node';
 import { readState, type EnvState } from '../../test/env/state.js';
 import { parsePlatformConfig, type PlatformConfig } from '../../policy/config.js';
+import { connectionFromKubeconfigFile, type KubeConnection } from '../kube/connection.js';
 import { KubeRest, isAlreadyExists, paths } from '../kube/rest.js';
 import { createLogger, type Logger } from '../log.js';
 import { startOrchestrator, type Orchestrator, type OrchestratorOptions } from '../orchestrator.js';
@@ -45,10 +45,8 @@ export function localPlatformConfig(state: EnvState, overrides: Record<string, u
   return parsePlatformConfig(merged);
 }
 
-export function localKubeConfig(state: EnvState): KubeConfig {
-  const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromFile(state.kubeconfig);
-  return kubeConfig;
+export function localConnection(state: EnvState): Promise<KubeConnection> {
+  return connectionFromKubeconfigFile(state.kubeconfig);
 }
 
 /** The AWS SDK reads credentials from the environment; point it at moto. */
@@ -99,12 +97,12 @@ export async function startLocalOrchestrator(
   const state = requireLocalEnv();
   useLocalAwsCredentials(state);
   const config = options.config ?? localPlatformConfig(state);
-  const kubeConfig = localKubeConfig(state);
-  const rest = await KubeRest.fromKubeConfig(kubeConfig);
+  const kube = await localConnection(state);
+  const rest = KubeRest.connect(kube);
   await ensureNamespaces(rest, [config.orchestrator.namespace, config.pool.namespace]);
   const orchestrator = await startOrchestrator({
     config,
-    kubeConfig,
+    kube,
     log: options.log ?? createLogger(process.env['LOG_LEVEL'] ?? 'warn'),
     ...(options.startReconciler ? { startReconciler: options.startReconciler } : {}),
     webhook: { host: '127.0.0.1', port: 0, metricsPort: 0, ipAddresses: ['127.0.0.1'], dnsNames: ['localhost'], ...options.webhook },

@@ -7,6 +7,7 @@
 // The demo runs this same program in the background with --state-file: the file says where it
 // listens once everything is up, and goes away when it stops. Either way the process exits on its
 // own when the local environment it runs against is stopped (`npm run env:down`).
+import type { KubeConfig } from '@kubernetes/client-node';
 import { rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, relative } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -16,7 +17,7 @@ import { readState, type EnvState } from '../../test/env/state.js';
 import { AwsLoadBalancerControllerStandIn } from '../../test/lbc-standin/standin.js';
 import { startReconciler, type RunningReconciler } from '../../reconcile/start.js';
 import { createLogger } from '../log.js';
-import { localKubeConfig, localPlatformConfig, startLocalOrchestrator, useLocalAwsCredentials, type LocalOrchestrator } from './local.js';
+import { localPlatformConfig, startLocalOrchestrator, useLocalAwsCredentials, type LocalOrchestrator } from './local.js';
 import { applyPlatformPart } from './platform.js';
 
 // The SDK's notice that its 2027 releases need Node 22 is noise here.
@@ -99,7 +100,7 @@ async function main(): Promise<void> {
   });
   if (stopping) return;
   standIn = new AwsLoadBalancerControllerStandIn({
-    kubeConfig: localKubeConfig(env),
+    kubeConfig: await clientNodeKubeConfig(env.kubeconfig),
     aws: { region: env.aws.region, endpoint: env.aws.endpoint },
     namespace: config.pool.namespace,
     gatewayClassNames: [config.defaults.gatewayClass],
@@ -141,3 +142,11 @@ main().catch((err: unknown) => {
   if (stateFile) rmSync(stateFile, { force: true });
   void (orchestrator ? stop('start failed') : process.exit(1));
 });
+
+/** The stand-in (test code, run here for the demo) uses client-node's generated client. */
+async function clientNodeKubeConfig(file: string): Promise<KubeConfig> {
+  const { KubeConfig } = await import('@kubernetes/client-node');
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromFile(file);
+  return kubeConfig;
+}

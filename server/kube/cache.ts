@@ -1,61 +1,59 @@
-// An informer-backed object cache that keeps itself alive: the client library's ListWatch stops on
-// a watch error, so this restarts it with back-off and reports whether the first list has landed.
-import type { KubeConfig} from '@kubernetes/client-node';
-import { ListWatch, Watch, type KubernetesObject, type KubernetesListObject } from '@kubernetes/client-node';
+// An informer-backed object cache that keeps itself alive: list, then watch from the list's
+// resourceVersion with bookmarks; a watch the server ends is resumed where it stopped, a 410 Gone
+// (resourceVersion too old) lists again, and errors back off. Written on KubeRest rather than
+// client-node's ListWatch, whose module loads the whole generated client (see kube/connection.ts).
+import type { KubernetesObject, KubernetesListObject } from '@kubernetes/client-node';
 import type { Logger } from '../log.js';
+import { KubeError, WatchAborted, type KubeRest, type WatchEvent, type WatchHandle } from './rest.js';
 
 export type CacheEvent = 'add' | 'update' | 'delete';
 export type CacheListener<T> = (event: CacheEvent, object: T) => void;
 
 export interface ObjectCacheOptions<T extends KubernetesObject> {
-  kubeConfig: KubeConfig;
-  /** API path to watch, e.g. /apis/gateway-orchestrator.io/v1alpha1/domainclaims */
+  rest: KubeRest;
+  /** API path to list and watch, e.g. /apis/gateway-orchestrator.io/v1alpha1/domainclaims */
   path: string;
-  list: () => Promise<KubernetesListObject<T>>;
-  labelSelector?: string;
+  /** The list; default: `rest.list(path)`. */
+  list?: () => Promise<KubernetesListObject<T>>;
   log: Logger;
   name: string;
+  /** Server-side watch timeout, randomised per watch between this and twice this (as client-go does). */
+  watchTimeoutSeconds?: number;
+}
+
+const keyOf = (object: KubernetesObject): string => `${object.metadata?.namespace ?? ''}/${object.metadata?.name ?? ''}`;
+
+/** The list's resourceVersion is too old to watch from: list again. */
+class ResourceVersionExpired extends Error {
+  override name = 'ResourceVersionExpired';
 }
 
 export class ObjectCache<T extends KubernetesObject> {
-  private readonly informer: ListWatch<T>;
+  private readonly objects = new Map<string, T>();
   private readonly listeners: CacheListener<T>[] = [];
-  private stopped = false;
+  private stopped = true;
   private hasSynced = false;
   private retryDelayMs = 500;
-  private retryTimer: NodeJS.Timeout | undefined;
+  private watch: WatchHandle | undefined;
+  private wake: (() => void) | undefined;
+  private running: Promise<void> | undefined;
   private readonly syncWaiters: Array<() => void> = [];
 
-  constructor(private readonly options: ObjectCacheOptions<T>) {
-    this.informer = new ListWatch<T>(
-      options.path,
-      new Watch(options.kubeConfig),
-      async () => {
-        const list = await options.list();
-        this.markSynced();
-        return list;
-      },
-      false,
-      options.labelSelector,
-    );
-    this.informer.on('add', (o) => this.emit('add', withoutManagedFields(o)));
-    this.informer.on('update', (o) => this.emit('update', withoutManagedFields(o)));
-    this.informer.on('delete', (o) => this.emit('delete', o));
-    this.informer.on('error', (err) => this.onError(err));
-    this.informer.on('connect', () => {
-      this.retryDelayMs = 500;
-    });
-  }
+  constructor(private readonly options: ObjectCacheOptions<T>) {}
 
+  /** Starts listing and watching; resolves once the first list is in the cache. */
   async start(): Promise<void> {
+    if (!this.stopped) return this.waitForSync();
     this.stopped = false;
-    await this.informer.start();
+    this.running = this.run();
+    return this.waitForSync();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    await this.informer.stop();
+    this.watch?.abort();
+    this.wake?.();
+    await this.running;
   }
 
   get synced(): boolean {
@@ -73,24 +71,118 @@ export class ObjectCache<T extends KubernetesObject> {
   }
 
   get(name: string, namespace?: string): T | undefined {
-    return this.informer.get(name, namespace);
+    return this.objects.get(`${namespace ?? ''}/${name}`);
   }
 
-  /**
-   * Every object (of one namespace, or all) in a new array: client-node's ListWatch copies them on
-   * each call. Fine once per resync; per request or per event, keep an index from `on` instead.
-   */
+  /** Every object (of one namespace, or all) in a new array. Fine once per resync; per request or per event, keep an index from `on` instead. */
   list(namespace?: string): ReadonlyArray<T> {
-    return this.informer.list(namespace);
+    const all = [...this.objects.values()];
+    return namespace === undefined ? all : all.filter((o) => o.metadata?.namespace === namespace);
+  }
+
+  private async run(): Promise<void> {
+    let resourceVersion: string | undefined;
+    while (!this.stopped) {
+      try {
+        if (resourceVersion === undefined) resourceVersion = await this.relist();
+        resourceVersion = await this.watchFrom(resourceVersion);
+        this.retryDelayMs = 500;
+      } catch (err) {
+        if (this.stopped || err instanceof WatchAborted) break;
+        if (err instanceof ResourceVersionExpired || (err instanceof KubeError && err.status === 410)) {
+          resourceVersion = undefined; // list again, at once
+          continue;
+        }
+        const delay = this.retryDelayMs;
+        this.retryDelayMs = Math.min(this.retryDelayMs * 2, 30_000);
+        this.options.log.warn({ err: String(err), cache: this.options.name, retryInMs: delay }, 'list or watch failed, retrying');
+        await this.sleep(delay);
+      }
+    }
+  }
+
+  /** Replaces the cache with a fresh list, emitting the differences; returns its resourceVersion. */
+  private async relist(): Promise<string> {
+    const list = await (this.options.list ?? (() => this.options.rest.list<T>(this.options.path)))();
+    const seen = new Set<string>();
+    for (const item of list.items) {
+      const key = keyOf(item);
+      seen.add(key);
+      const known = this.objects.get(key);
+      if (known && known.metadata?.resourceVersion === item.metadata?.resourceVersion) continue;
+      this.objects.set(key, withoutManagedFields(item));
+      this.emit(known ? 'update' : 'add', item);
+    }
+    for (const [key, object] of this.objects) {
+      if (seen.has(key)) continue;
+      this.objects.delete(key);
+      this.emit('delete', object);
+    }
+    this.markSynced();
+    return list.metadata?.resourceVersion ?? '';
+  }
+
+  /** One watch until the server ends it; returns the resourceVersion to resume from. */
+  private async watchFrom(resourceVersion: string): Promise<string> {
+    let latest = resourceVersion;
+    let expired = false;
+    let ended = false; // after an ERROR event, ignore whatever else was in the same chunk
+    const base = this.options.watchTimeoutSeconds ?? 300;
+    const timeoutSeconds = base + Math.floor(Math.random() * base);
+    this.watch = this.options.rest.watch<T>(this.options.path, { resourceVersion, allowWatchBookmarks: 'true' }, timeoutSeconds, (event: WatchEvent<T>) => {
+      if (ended) return;
+      if (event.type === 'ERROR') {
+        ended = true;
+        const status = event.object as unknown as { code?: number; message?: string };
+        if (status.code === 410) expired = true;
+        else this.options.log.warn({ cache: this.options.name, status }, 'watch error event');
+        this.watch?.abort();
+        return;
+      }
+      latest = event.object.metadata?.resourceVersion ?? latest;
+      if (event.type === 'BOOKMARK') return;
+      this.retryDelayMs = 500;
+      const key = keyOf(event.object);
+      if (event.type === 'DELETED') {
+        this.objects.delete(key);
+        this.emit('delete', event.object);
+        return;
+      }
+      const known = this.objects.has(key);
+      this.objects.set(key, withoutManagedFields(event.object));
+      this.emit(known ? 'update' : 'add', event.object);
+    });
+    try {
+      await this.watch.done;
+    } catch (err) {
+      if (expired) throw new ResourceVersionExpired(`${this.options.path}: resourceVersion ${latest} too old`, { cause: err });
+      if (err instanceof WatchAborted && !this.stopped) throw new Error(`${this.options.path}: watch ended by an error event`, { cause: err });
+      throw err;
+    } finally {
+      this.watch = undefined;
+    }
+    return latest;
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.wake = undefined;
+        resolve();
+      }, ms);
+      timer.unref();
+      this.wake = () => {
+        clearTimeout(timer);
+        this.wake = undefined;
+        resolve();
+      };
+    });
   }
 
   private markSynced(): void {
     if (this.hasSynced) return;
-    // Listeners see the initial objects through 'add' events right after the list resolves.
-    queueMicrotask(() => {
-      this.hasSynced = true;
-      for (const resolve of this.syncWaiters.splice(0)) resolve();
-    });
+    this.hasSynced = true;
+    for (const resolve of this.syncWaiters.splice(0)) resolve();
   }
 
   private emit(event: CacheEvent, object: T): void {
@@ -101,17 +193,6 @@ export class ObjectCache<T extends KubernetesObject> {
         this.options.log.error({ err, cache: this.options.name }, 'cache listener failed');
       }
     }
-  }
-
-  private onError(err: unknown): void {
-    if (this.stopped) return;
-    const delay = this.retryDelayMs;
-    this.retryDelayMs = Math.min(this.retryDelayMs * 2, 30_000);
-    this.options.log.warn({ err: String(err), cache: this.options.name, retryInMs: delay }, 'watch ended with an error, restarting');
-    this.retryTimer = setTimeout(() => {
-      if (!this.stopped) this.informer.start().catch(() => undefined);
-    }, delay);
-    this.retryTimer.unref();
   }
 }
 

@@ -1,7 +1,9 @@
 // A thin REST client for the Kubernetes API: JSON in and out, one keep-alive agent, typed errors.
 // The generated client is awkward for patches, dry-run and server-side apply; this stays explicit.
+import type { ClientRequest } from 'node:http';
 import https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { connectionFromClientKubeConfig, type KubeConnection } from './connection.js';
 
 export class KubeError extends Error {
   constructor(
@@ -33,21 +35,36 @@ export interface WriteOptions {
   force?: boolean;
 }
 
-export class KubeRest {
-  private constructor(
-    private readonly server: URL,
-    private readonly requestOptions: https.RequestOptions,
-  ) {}
+export interface WatchEvent<T> {
+  type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+  object: T;
+}
 
+export interface WatchHandle {
+  /** Resolves when the server ends the watch (its timeout), rejects on an HTTP or stream error. */
+  done: Promise<void>;
+  abort(): void;
+}
+
+export class KubeRest {
+  private readonly agent: https.Agent;
+
+  private constructor(private readonly connection: KubeConnection) {
+    const { ca, cert, key, rejectUnauthorized, servername } = connection.tls;
+    this.agent = new https.Agent({ keepAlive: true, maxSockets: 64, ca, cert, key, rejectUnauthorized, ...(servername ? { servername } : {}) });
+  }
+
+  static connect(connection: KubeConnection): KubeRest {
+    return new KubeRest(connection);
+  }
+
+  /** From a client-node KubeConfig (tests and tools; the orchestrator loads its own connection). */
   static async fromKubeConfig(kubeConfig: KubeConfig): Promise<KubeRest> {
-    const cluster = kubeConfig.getCurrentCluster();
-    if (!cluster) throw new Error('kubeconfig has no current cluster');
-    const options: https.RequestOptions = {};
-    await kubeConfig.applyToHTTPSOptions(options);
-    // applyToHTTPSOptions may set an agent without keep-alive; build our own with the same TLS material.
-    const { ca, cert, key, rejectUnauthorized, servername } = options as https.RequestOptions & { servername?: string };
-    const agent = new https.Agent({ keepAlive: true, maxSockets: 64, ca, cert, key, rejectUnauthorized, servername });
-    return new KubeRest(new URL(cluster.server), { headers: options.headers ?? {}, agent });
+    return new KubeRest(await connectionFromClientKubeConfig(kubeConfig));
+  }
+
+  get server(): URL {
+    return this.connection.server;
   }
 
   get<T>(path: string): Promise<T> {
@@ -79,17 +96,67 @@ export class KubeRest {
     return this.request<T>('DELETE', withQuery(path, writeQuery(options)), body);
   }
 
+  /**
+   * Streams a watch: `onEvent` gets each event in order. The server ends the watch after
+   * `timeoutSeconds`; an ERROR event (e.g. 410 Gone: resourceVersion too old) is passed on as is.
+   */
+  watch<T>(path: string, query: Record<string, string>, timeoutSeconds: number, onEvent: (event: WatchEvent<T>) => void): WatchHandle {
+    const url = new URL(withQuery(path, { ...query, watch: 'true', timeoutSeconds: String(timeoutSeconds) }), this.connection.server);
+    let req: ClientRequest | undefined;
+    const done = new Promise<void>((resolve, reject) => {
+      req = https.request(
+        url,
+        // A quiet watch is legitimate; a socket silent well past the server's own timeout is dead.
+        { agent: this.agent, method: 'GET', headers: { ...this.connection.headers(), accept: 'application/json' }, timeout: (timeoutSeconds + 30) * 1000 },
+        (res) => {
+          const status = res.statusCode ?? 0;
+          res.setEncoding('utf8');
+          if (status < 200 || status >= 300) {
+            let text = '';
+            res.on('data', (chunk: string) => (text += chunk));
+            res.on('end', () => reject(kubeErrorOf('WATCH', url, status, text)));
+            res.on('error', reject);
+            return;
+          }
+          let pending = '';
+          res.on('data', (chunk: string) => {
+            pending += chunk;
+            let newline: number;
+            while ((newline = pending.indexOf('\n')) >= 0) {
+              const line = pending.slice(0, newline);
+              pending = pending.slice(newline + 1);
+              if (line.trim() === '') continue;
+              try {
+                onEvent(JSON.parse(line) as WatchEvent<T>);
+              } catch (err) {
+                req?.destroy(err instanceof Error ? err : new Error(String(err)));
+                return;
+              }
+            }
+          });
+          res.on('end', () => resolve());
+          res.on('aborted', () => reject(new Error(`WATCH ${url.pathname}: connection closed`)));
+          res.on('error', reject);
+        },
+      );
+      req.on('timeout', () => req?.destroy(new Error(`WATCH ${url.pathname}: no data for ${timeoutSeconds + 30} s`)));
+      req.on('error', reject);
+      req.end();
+    });
+    return { done, abort: () => req?.destroy(new WatchAborted()) };
+  }
+
   private request<T>(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<T> {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-    const url = new URL(path, this.server);
+    const url = new URL(path, this.connection.server);
     return new Promise<T>((resolve, reject) => {
       const req = https.request(
         url,
         {
-          ...this.requestOptions,
+          agent: this.agent,
           method,
           headers: {
-            ...(this.requestOptions.headers as Record<string, string>),
+            ...this.connection.headers(),
             accept: 'application/json',
             ...(payload ? { 'content-type': contentType, 'content-length': String(payload.length) } : {}),
           },
@@ -101,18 +168,15 @@ export class KubeRest {
           res.on('end', () => {
             const text = Buffer.concat(chunks).toString('utf8');
             const status = res.statusCode ?? 0;
-            let parsed: unknown;
-            try {
-              parsed = text ? JSON.parse(text) : undefined;
-            } catch {
-              parsed = undefined;
-            }
             if (status >= 200 && status < 300) {
-              resolve(parsed as T);
+              try {
+                resolve((text ? JSON.parse(text) : undefined) as T);
+              } catch {
+                resolve(undefined as T);
+              }
               return;
             }
-            const s = (parsed ?? {}) as { reason?: string; message?: string; details?: unknown };
-            reject(new KubeError(status, s.reason ?? 'Unknown', `${method} ${url.pathname}: ${status} ${s.message ?? text.slice(0, 300)}`, s.details));
+            reject(kubeErrorOf(method, url, status, text));
           });
           res.on('error', reject);
         },
@@ -123,6 +187,24 @@ export class KubeRest {
       req.end();
     });
   }
+}
+
+/** A watch ended by its owner (`abort`), not by the server or the network. */
+export class WatchAborted extends Error {
+  override name = 'WatchAborted';
+  constructor() {
+    super('watch aborted');
+  }
+}
+
+function kubeErrorOf(method: string, url: URL, status: number, text: string): KubeError {
+  let parsed: { reason?: string; message?: string; details?: unknown } = {};
+  try {
+    parsed = (text ? JSON.parse(text) : {}) as typeof parsed;
+  } catch {
+    // not a Status: keep the text
+  }
+  return new KubeError(status, parsed.reason ?? 'Unknown', `${method} ${url.pathname}: ${status} ${parsed.message ?? text.slice(0, 300)}`, parsed.details);
 }
 
 function writeQuery(options: WriteOptions): Record<string, string> {

@@ -13,7 +13,7 @@ import { KubeRest, KubeError, paths } from '../../server/kube/rest.js';
 import { startOrchestrator, type Orchestrator } from '../../server/orchestrator.js';
 import {
   ensureNamespaces,
-  localKubeConfig,
+  localConnection,
   localPlatformConfig,
   localWebhookOptions,
   webhookNames,
@@ -54,15 +54,15 @@ const request = (namespace: string, name: string, hostname: string) => ({
 });
 
 t.before(async () => {
-  const kubeConfig = localKubeConfig(state);
-  admin = await KubeRest.fromKubeConfig(kubeConfig);
+  const kube = await localConnection(state);
+  admin = KubeRest.connect(kube);
   await ensureNamespaces(admin, [config.orchestrator.namespace]);
   zoneId = await hostedZoneId('opendi.com');
   for (let i = 0; i < 2; i++) {
     replicas.push(
       await startOrchestrator({
         config,
-        kubeConfig,
+        kube,
         log: log.child({ replica: i }),
         webhook: { host: '127.0.0.1', port: 0, metricsPort: -1, ipAddresses: ['127.0.0.1'], tlsCheckIntervalMs: 300, tlsOverlapMs: 2_500 },
       }),

@@ -19,7 +19,7 @@ import { startReconciler, type RunningReconciler } from '../../reconcile/start.j
 import type { Caches } from '../../server/caches.js';
 import type { KubeRest } from '../../server/kube/rest.js';
 import { startOrchestrator, type Orchestrator } from '../../server/orchestrator.js';
-import { localKubeConfig, localPlatformConfig, requireLocalEnv, useLocalAwsCredentials } from '../../server/dev/local.js';
+import { localConnection, localPlatformConfig, requireLocalEnv, useLocalAwsCredentials } from '../../server/dev/local.js';
 import { CHILD_EVENT_PREFIX, crashesAt, describeWrite, type ChildConfig, type ChildEvent, type Write } from './child-protocol.js';
 
 process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
@@ -174,7 +174,7 @@ async function main(): Promise<void> {
   return (async () => {
     orchestrator = await startOrchestrator({
       config,
-      kubeConfig: localKubeConfig(state),
+      kube: await localConnection(state),
       log,
       webhook: { host: '127.0.0.1', port: child.webhookPort, metricsPort: 0, ipAddresses: ['127.0.0.1'], dnsNames: ['localhost'] },
       startReconciler: async (deps) =>
