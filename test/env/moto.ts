@@ -3,7 +3,8 @@
 
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { CreateHostedZoneCommand, Route53Client } from '@aws-sdk/client-route-53';
 import { EnvError } from './errors.js';
 import { httpCall } from './http.js';
@@ -88,8 +89,12 @@ export function motoUrl(port: number): string {
   return `http://127.0.0.1:${port}`;
 }
 
+/** Our launcher for moto's server: moto unchanged but for pooled ACM keys (see moto-server.py). */
+const MOTO_LAUNCHER = fileURLToPath(new URL('./moto-server.py', import.meta.url));
+
 export function startMoto(motoServer: string, port: number, logDir: string): Promise<Daemon> {
-  return startDaemon('moto', motoServer, ['-H', '127.0.0.1', '-p', String(port)], join(logDir, 'moto.log'), {
+  const python = join(dirname(motoServer), 'python');
+  return startDaemon('moto', python, [MOTO_LAUNCHER, '-H', '127.0.0.1', '-p', String(port)], join(logDir, 'moto.log'), {
     env: {
       ...process.env,
       // ACM certificates go from PENDING_VALIDATION to ISSUED after this many seconds.
