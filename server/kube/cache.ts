@@ -164,13 +164,13 @@ export class ObjectCache<T extends KubernetesObject> {
     return latest;
   }
 
+  /** A back-off that keeps the process alive, as a watch would (stop() ends it at once). */
   private sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.wake = undefined;
         resolve();
       }, ms);
-      timer.unref();
       this.wake = () => {
         clearTimeout(timer);
         this.wake = undefined;

@@ -1,12 +1,19 @@
 // The informer cache (server/kube/cache.ts) against the real API server: list, then watch;
 // a watch the server ends is resumed without listing again; a resourceVersion too old (410) lists
 // again and reports what changed meanwhile, deletions included.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import type { KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
 import { ObjectCache, type CacheEvent } from '../../server/kube/cache.js';
 import { KubeRest, WatchAborted } from '../../server/kube/rest.js';
 import { createLogger } from '../../server/log.js';
-import { adminKubeConfig, uniqueName, waitFor } from '../helpers/index.js';
+import { adminKubeConfig, getEnv, uniqueName, waitFor } from '../helpers/index.js';
+
+const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 type ConfigMap = KubernetesObject & { data?: Record<string, string> };
 
@@ -129,4 +136,33 @@ t.test('a resourceVersion too old (410 Gone) lists again and reports the differe
   await rest.patch(`${path(namespace)}/kept`, 'merge', { data: { v: '1' } });
   await waitFor(() => seen.length >= 6, { description: 'a change after the relist' });
   t.equal(seen[5], 'update kept=1', 'watching again from the new list (a real watch)');
+});
+
+t.test('a process waiting for its first list stays alive while the list fails and is retried', async (t) => {
+  // In its own process: there, nothing but the cache's back-off keeps Node running while it waits
+  // (production: startOrchestrator awaits the caches before it listens). A back-off timer that
+  // does not hold the process open lets Node exit (code 13, an unsettled top-level await) on the
+  // first failed list, without a word.
+  const namespace = await namespaceWith(['only']);
+  const { kubeconfig } = await getEnv();
+  const script = `
+    import { ObjectCache } from '${REPO_ROOT}server/kube/cache.ts';
+    import { KubeRest } from '${REPO_ROOT}server/kube/rest.ts';
+    import { connectionFromKubeconfigFile } from '${REPO_ROOT}server/kube/connection.ts';
+    import { createLogger } from '${REPO_ROOT}server/log.ts';
+    const rest = KubeRest.connect(await connectionFromKubeconfigFile(${JSON.stringify(kubeconfig)}));
+    let lists = 0;
+    const cache = new ObjectCache({
+      rest, path: ${JSON.stringify(path(namespace))}, log: createLogger('silent'), name: 'test',
+      list: () => (++lists === 1 ? Promise.reject(new Error('API server not ready')) : rest.list(${JSON.stringify(path(namespace))})),
+    });
+    await cache.start();
+    console.log(JSON.stringify({ lists, names: cache.list().map((o) => o.metadata.name) }));
+    await cache.stop();
+  `;
+  const file = join(mkdtempSync(join(tmpdir(), 'gwo-cache-')), 'first-list.mts');
+  writeFileSync(file, script);
+  const child = spawnSync(process.execPath, ['--import', 'tsx', file], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 60_000 });
+  t.equal(child.status, 0, `the process finished normally (stderr: ${child.stderr.slice(-300)})`);
+  t.equal(child.stdout.trim(), JSON.stringify({ lists: 2, names: ['only'] }), 'listed again after the failure, then synced');
 });
