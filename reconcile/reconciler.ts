@@ -132,7 +132,7 @@ export class Reconciler {
     const onPoolObject = (_: string, obj: { metadata?: { name?: string } }) => {
       if (!this.running) return;
       const g = this.pool.all.find((x) => x.name === obj.metadata?.name);
-      for (const p of g?.placements ?? []) this.queue.add(`${p.namespace}/${p.request}`);
+      for (const p of g?.placements ?? []) this.queue.add(`${p.namespace}/${p.request}`, { followUp: true });
     };
     caches.gateways.on(onPoolObject);
     caches.lbConfigs.on(onPoolObject);
@@ -140,7 +140,7 @@ export class Reconciler {
       if (!this.running || !this.servesNamespace(claim.spec.requestRef.namespace)) return;
       if (event !== 'delete') this.queue.add(CLAIM_KEY_PREFIX + (claim.metadata?.name ?? ''));
       // A request waiting on this hostname (or whose claim vanished) gets another look.
-      for (const key of this.served.keysWithHostname(claim.spec.hostname)) this.queue.add(key);
+      for (const key of this.served.keysWithHostname(claim.spec.hostname)) this.queue.add(key, { followUp: true });
     });
   }
 

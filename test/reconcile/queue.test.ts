@@ -72,8 +72,34 @@ t.test('a key added many times while waiting runs once; added while running, run
   t.same(runs, ['a'], 'a is running, b waits');
   release();
   await settle();
-  t.same(runs, ['a', 'b', 'a'], 'b once; a once more after its first run');
+  t.same(runs, ['a', 'a', 'b'], 'a once more right after its first run (a follow-up), then b once');
   await q.idle();
+});
+
+t.test('follow-ups (back from addAfter, or added as such) go before keys added plainly, each lane in order', async (t) => {
+  const timers = new FakeTimers();
+  const runs: string[] = [];
+  let gate!: () => void;
+  const q = new WorkQueue({
+    concurrency: 1,
+    timers,
+    worker: async (key) => {
+      runs.push(key);
+      if (key === 'blocker') await new Promise<void>((r) => (gate = r));
+      if (key === 'started' && runs.filter((k) => k === 'started').length === 1) return { requeueAfterMs: 1_000 };
+    },
+  });
+  q.add('started');
+  await settle();
+  t.same(runs, ['started'], 'its first step; it asks to come back in 1 s');
+  q.add('blocker');
+  await settle();
+  for (let i = 0; i < 3; i++) q.add(`new${i}`);
+  q.add('event', { followUp: true });
+  await timers.advance(1_000); // "started" is due while the blocker runs and three new keys wait
+  gate();
+  await q.idle();
+  t.same(runs, ['started', 'blocker', 'event', 'started', 'new0', 'new1', 'new2']);
 });
 
 t.test('concurrency is bounded', async (t) => {
