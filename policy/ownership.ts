@@ -351,9 +351,10 @@ export class HoldingTable implements HoldingMap {
 export class HostnameOwnershipIndex {
   private readonly claims = new Map<string, ClaimHolder>();
   private readonly grants = new Map<string, GrantEntry>();
-  /** Claims by hostname. Claim names are derived from hostnames, so there is normally one; a
-   *  hand-made claim under another name must not make the real one disappear from the index. */
-  private readonly claimsByHostname = new Map<string, ClaimHolder[]>();
+  /** Claims by hostname. Claim names are derived from hostnames, so there is normally one (kept
+   *  as is: no array per claim for the collector to trace); a hand-made claim under another name
+   *  must not make the real one disappear from the index (then an array, oldest first). */
+  private readonly claimsByHostname = new Map<string, ClaimHolder | ClaimHolder[]>();
   /** hostname -> namespaces holding it by claim or grant. */
   private readonly holders = new HoldingTable();
   /** P -> namespaces holding `*.P` by claim or grant (the same facts keyed so lookups need no concatenation). */
@@ -385,8 +386,9 @@ export class HostnameOwnershipIndex {
     const claim: ClaimHolder = { name, hostname: entry.hostname, namespace: this.namespaceNames[id]!, request: entry.request };
     this.claims.set(name, claim);
     const same = this.claimsByHostname.get(claim.hostname);
-    if (same === undefined) this.claimsByHostname.set(claim.hostname, [claim]);
-    else same.push(claim);
+    if (same === undefined) this.claimsByHostname.set(claim.hostname, claim);
+    else if (Array.isArray(same)) same.push(claim);
+    else this.claimsByHostname.set(claim.hostname, [same, claim]);
     this.addHolder(claim.hostname, id);
     forEachAncestor(claim.hostname, (ancestor) => increment(this.claimsBelow, ancestor, id));
   }
@@ -397,9 +399,10 @@ export class HostnameOwnershipIndex {
     const id = this.namespaceIds.get(claim.namespace)!;
     this.claims.delete(name);
     const same = this.claimsByHostname.get(claim.hostname);
-    if (same !== undefined) {
+    if (same === claim) this.claimsByHostname.delete(claim.hostname);
+    else if (Array.isArray(same)) {
       const rest = same.filter((c) => c !== claim);
-      if (rest.length === 0) this.claimsByHostname.delete(claim.hostname);
+      if (rest.length === 1) this.claimsByHostname.set(claim.hostname, rest[0]!);
       else this.claimsByHostname.set(claim.hostname, rest);
     }
     this.removeHolder(claim.hostname, id);
@@ -430,7 +433,8 @@ export class HostnameOwnershipIndex {
    * by hand), the longest-standing one in this index answers.
    */
   holderOf(hostname: string): Readonly<ClaimHolder> | undefined {
-    return this.claimsByHostname.get(hostname)?.[0];
+    const claims = this.claimsByHostname.get(hostname);
+    return Array.isArray(claims) ? claims[0] : claims;
   }
 
   /**

@@ -165,6 +165,14 @@ t.test('index updates: replace, delete, duplicates, counts', async (t) => {
   t.equal(index.holderOf('dup.example.com')?.name, 'dup-2');
   t.equal(index.isGrantedTo('dup.example.com', 'team-a'), false);
   t.equal(index.isGrantedTo('dup.example.com', 'team-b'), true);
+  index.setClaim('dup-3', { hostname: 'dup.example.com', namespace: 'team-c', request: 'r' });
+  index.setClaim('dup-4', { hostname: 'dup.example.com', namespace: 'team-d', request: 'r' });
+  index.deleteClaim('dup-3');
+  t.equal(index.holderOf('dup.example.com')?.name, 'dup-2', 'the oldest answers, whichever is deleted');
+  index.deleteClaim('dup-2');
+  t.equal(index.holderOf('dup.example.com')?.name, 'dup-4');
+  index.deleteClaim('dup-4');
+  t.equal(index.holderOf('dup.example.com'), undefined, 'none left');
 
   // Deleting what is not there is harmless.
   index.deleteClaim('never');
