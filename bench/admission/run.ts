@@ -2,6 +2,7 @@
 // decorators, ownership index filled with N claims and N grants) against a bare fastify HTTPS
 // server that allows everything, in the same run, same TLS, same bodies. Servers on one core, load
 // generator on the other; measurements alternate between the servers, median of the rounds.
+import { productionNodeFlags } from '../lib/production-flags.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
@@ -60,7 +61,9 @@ interface RunningServer {
 
 async function startServer(args: string[], cpuProfileDir?: string): Promise<RunningServer> {
   const script = join(REPO_ROOT, 'dist/bench/admission/server-main.js');
-  const nodeArgs = cpuProfileDir ? ['--cpu-prof', '--cpu-prof-dir', cpuProfileDir, script, ...args] : [script, ...args];
+  // Both servers, the bare one too, with the production Deployment's Node flags.
+  const flags = productionNodeFlags();
+  const nodeArgs = cpuProfileDir ? [...flags, '--cpu-prof', '--cpu-prof-dir', cpuProfileDir, script, ...args] : [...flags, script, ...args];
   const [cmd, cmdArgs] = pinned(SERVER_CPU, process.execPath, nodeArgs);
   const child = spawn(cmd, cmdArgs, { stdio: ['ignore', 'pipe', 'inherit', 'ipc'], cwd: REPO_ROOT });
   const port = await new Promise<number>((resolve, reject) => {
@@ -130,7 +133,7 @@ async function verify(port: number, caCert: string, path: string, bodies: string
 
 export async function benchAdmission(options: AdmissionBenchOptions): Promise<AdmissionRow[]> {
   const buildMs = await buildProduction();
-  process.stdout.write(`admission: production build ${buildMs} ms; load tool ${loadTool()}; ${canPin() ? `servers on cpu ${SERVER_CPU}, load on cpu ${LOAD_CPU}` : 'NOT PINNED (no taskset)'}\n`);
+  process.stdout.write(`admission: production build ${buildMs} ms; node ${productionNodeFlags().join(' ')} (manifests/deployment.yaml); load tool ${loadTool()}; ${canPin() ? `servers on cpu ${SERVER_CPU}, load on cpu ${LOAD_CPU}` : 'NOT PINNED (no taskset)'}\n`);
   const dir = mkdtempSync(join(tmpdir(), 'gwo-bench-admission-'));
   const tls = issueStandaloneTls({ dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
   const tlsFile = join(dir, 'tls.json');

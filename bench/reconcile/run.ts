@@ -11,6 +11,7 @@
 // only the bench's namespaces (the reconciler's namespace scope, as the tests use it). The API
 // server, etcd and moto are still shared, and so is the CPU: run big sizes in an environment of
 // their own (see docs/BENCHMARKS.md).
+import { productionNodeFlags } from '../lib/production-flags.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -198,7 +199,9 @@ export async function benchReconcile(options: ReconcileBenchOptions): Promise<Re
     false,
   );
   const profile = options.cpuProfileDir ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProfileDir] : [];
-  const orchestrator = startChild(process.execPath, [...profile, join(REPO_ROOT, 'dist/bench/reconcile/orchestrator-main.js'), settingsFile], env, logFile, true);
+  const nodeFlags = productionNodeFlags();
+  process.stdout.write(`  orchestrator: node ${nodeFlags.join(' ')} (NODE_OPTIONS of manifests/deployment.yaml)\n`);
+  const orchestrator = startChild(process.execPath, [...nodeFlags, ...profile, join(REPO_ROOT, 'dist/bench/reconcile/orchestrator-main.js'), settingsFile], env, logFile, true);
   const loadAverage = [loadAverageNow()];
   const created: Array<[string, string]> = [];
   try {

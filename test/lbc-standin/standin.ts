@@ -7,6 +7,7 @@
 // Level-triggered: every pass lists Gateways, configurations and tagged ALBs and converges,
 // so conflicts, restarts and missed events heal on the next pass (once a second by default).
 
+import { forEachLimit } from '../../reconcile/observe.js';
 import { CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
 import { log as rootLog, type Logger } from '../../server/log.js';
 import { CertificateNotReadyError, StandInAws, loadBalancerNameFor, type DesiredLoadBalancer, type OwnedLoadBalancer, type StandInAwsConfig } from './aws.js';
@@ -31,6 +32,12 @@ export interface StandInOptions {
   namespace?: string;
   /** Pause between passes; default 1000 ms. */
   intervalMs?: number;
+  /**
+   * Gateways programmed at once in a pass; default 3. The controller reconciles objects in a few
+   * parallel workers (controller-runtime; `--ingress-max-concurrent-reconciles` defaults to 3); one
+   * Gateway after another, a pass over 200 Gateways took longer than the pauses between passes.
+   */
+  concurrency?: number;
   log?: Logger;
   /** Injectable for tests; default Date. */
   now?: () => Date;
@@ -124,6 +131,7 @@ export class AwsLoadBalancerControllerStandIn {
   private readonly classNames: ReadonlySet<string>;
   private readonly namespace: string | undefined;
   private readonly intervalMs: number;
+  private readonly concurrency: number;
   private readonly log: Logger;
   private readonly now: () => Date;
   private timer: NodeJS.Timeout | undefined;
@@ -137,6 +145,7 @@ export class AwsLoadBalancerControllerStandIn {
     this.classNames = new Set(options.gatewayClassNames ?? []);
     this.namespace = options.namespace;
     this.intervalMs = options.intervalMs ?? 1000;
+    this.concurrency = Math.max(1, options.concurrency ?? 3);
     this.log = (options.log ?? rootLog).child({ component: 'lbc-standin' });
     this.now = options.now ?? (() => new Date());
   }
@@ -178,7 +187,7 @@ export class AwsLoadBalancerControllerStandIn {
       ownedByGateway.set(k, [...(ownedByGateway.get(k) ?? []), lb]);
     }
 
-    for (const gateway of gateways) {
+    await forEachLimit(gateways, this.concurrency, async (gateway) => {
       const namespace = gateway.metadata.namespace!;
       const k = key(namespace, gateway.metadata.name);
       report.gateways.push(k);
@@ -203,7 +212,7 @@ export class AwsLoadBalancerControllerStandIn {
         // A conflict or a Gateway deleted meanwhile: the next pass sees the new state.
         report.errors.push({ gateway: k, error: `status: ${err instanceof Error ? err.message : String(err)}` });
       }
-    }
+    });
 
     // ALBs whose Gateway is gone (or no longer ours): the controller deletes them.
     for (const [k, lbs] of ownedByGateway) {
