@@ -2,13 +2,13 @@
 // decorators, ownership index filled with N claims and N grants) against a bare fastify HTTPS
 // server that allows everything, in the same run, same TLS, same bodies. Servers on one core, load
 // generator on the other; measurements alternate between the servers, median of the rounds.
-import { productionNodeFlags } from '../lib/production-flags.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { issueStandaloneTls } from '../../server/tls.js';
+import { productionNodeFlags } from '../lib/production-flags.js';
 import { describeMachine, loadAverageNow, machineInfo } from '../lib/machine.js';
 import { canPin, pinned, processCpuSeconds, processMemory } from '../lib/proc.js';
 import { fmt, formatTable, median } from '../lib/stats.js';

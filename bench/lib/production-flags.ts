@@ -7,7 +7,6 @@ import { parseAllDocuments } from 'yaml';
 import { REPO_ROOT } from './build.js';
 
 interface Container {
-  name?: string;
   env?: Array<{ name: string; value?: string }>;
 }
 

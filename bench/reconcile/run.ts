@@ -11,7 +11,6 @@
 // only the bench's namespaces (the reconciler's namespace scope, as the tests use it). The API
 // server, etcd and moto are still shared, and so is the CPU: run big sizes in an environment of
 // their own (see docs/BENCHMARKS.md).
-import { productionNodeFlags } from '../lib/production-flags.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,6 +25,7 @@ import { processMemory } from '../lib/proc.js';
 import { BENCH_LABEL, BREAK_GLASS_GROUP, registerBenchWebhooks, unregisterBenchWebhooks } from '../lib/webhooks.js';
 import { fmt, formatTable } from '../lib/stats.js';
 import type { Sample } from './orchestrator-main.js';
+import { productionNodeFlags } from '../lib/production-flags.js';
 
 export interface ReconcileBenchOptions {
   requests: number;

@@ -4,9 +4,9 @@
 // docs/BENCHMARKS.md), of which the orchestrator uses nothing. Kubeconfig users with `exec` or
 // `auth-provider` credentials (e.g. `aws eks get-token` on a laptop) are handed to client-node,
 // loaded only then.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { parse } from 'yaml';
 
@@ -62,7 +62,6 @@ export function inClusterConnection(env: NodeJS.ProcessEnv = process.env, dir = 
 
 interface NamedEntry<T> {
   name: string;
-  [key: string]: unknown;
   cluster?: T;
   user?: T;
   context?: T;
@@ -95,7 +94,7 @@ export async function connectionFromKubeconfigFile(file: string, options: { cont
 
   if (user['exec'] || user['auth-provider']) return viaClientNode(file, contextName);
 
-  const dir = join(file, '..');
+  const dir = dirname(file);
   const material = (dataKey: string, fileKey: string, from: Record<string, unknown>): Buffer | undefined => {
     const data = str(from[dataKey]);
     if (data) return Buffer.from(data, 'base64');
@@ -170,10 +169,5 @@ export async function loadDefaultConnection(env: NodeJS.ProcessEnv = process.env
   const fromEnv = env['KUBECONFIG']?.split(':').find((p) => p !== '');
   if (fromEnv) return connectionFromKubeconfigFile(fromEnv);
   const home = join(env['HOME'] ?? homedir(), '.kube', 'config');
-  try {
-    readFileSync(home);
-  } catch {
-    return inClusterConnection(env);
-  }
-  return connectionFromKubeconfigFile(home);
+  return existsSync(home) ? connectionFromKubeconfigFile(home) : inClusterConnection(env);
 }

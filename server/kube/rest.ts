@@ -63,10 +63,6 @@ export class KubeRest {
     return new KubeRest(await connectionFromClientKubeConfig(kubeConfig));
   }
 
-  get server(): URL {
-    return this.connection.server;
-  }
-
   get<T>(path: string): Promise<T> {
     return this.request<T>('GET', path);
   }
