@@ -122,14 +122,24 @@ for (let trial = 1; trial <= trials(1); trial++) {
     const watch = watchHolders(hostname);
     t.equal(await tryCreate(ns1, 'a', hostname), 'admitted', `${ns1}/a admitted`);
     await env.admin.delete(paths.requests(ns1, 'a'));
-    t.equal(await tryCreate(ns2, 'b', hostname), 'denied', `${ns2}/b denied while ${ns1}/a is being cleaned up`);
-    // The claim is released at the very end of a's cleanup: b gets in as soon as it is.
-    let attempts = 0;
-    await converge(async () => {
-      attempts++;
-      return (await tryCreate(ns2, 'b', hostname)) === 'admitted' ? [] : ['not admitted yet'];
-    }, `${ns2}/b to be admitted once ${ns1}/a is gone`, 60_000);
-    t.notOk(await getRequest(env, ns1, 'a'), `${ns1}/a was gone before ${ns2}/b got in (after ${attempts} attempts)`);
+    // The claim is released at the very end of a's cleanup: b gets in as soon as it is. When a had
+    // nothing provisioned yet, that cleanup can finish before b's create reaches the webhook, so an
+    // immediate admission is correct too; what must hold is that only a's own release let b in.
+    const first = await tryCreate(ns2, 'b', hostname);
+    t.ok(first === 'denied' || first === 'admitted', `${ns2}/b right after ${ns1}/a's delete: ${first} (denied while a is being cleaned up, admitted once it is)`);
+    let attempts = 1;
+    if (first !== 'admitted') {
+      await converge(async () => {
+        attempts++;
+        return (await tryCreate(ns2, 'b', hostname)) === 'admitted' ? [] : ['not admitted yet'];
+      }, `${ns2}/b to be admitted once ${ns1}/a is gone`, 60_000);
+    }
+    await converge(
+      async () => (claimDeletions(hostname).some((step) => step.includes('kube.delete')) ? [] : [`no release of the claim by ${ns1}/a's cleanup seen yet`]),
+      `${ns1}/a's cleanup to have released the claim that let ${ns2}/b in (after ${attempts} attempts)`,
+      10_000,
+    );
+    await converge(async () => ((await getRequest(env, ns1, 'a')) ? [`${ns1}/a still exists`] : []), `${ns1}/a to be gone`, 10_000);
     // b is being provisioned: delete it as soon as it has a certificate, and let a take it back.
     await converge(async () => ((await getRequest(env, ns2, 'b'))?.status?.certificateArn ? [] : ['no certificate yet']), `${ns2}/b to get a certificate`, 60_000);
     await env.admin.delete(paths.requests(ns2, 'b'));
