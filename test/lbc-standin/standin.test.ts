@@ -31,7 +31,8 @@ interface GatewayView {
   status?: { addresses?: Array<{ type: string; value: string }>; conditions?: Condition[] };
 }
 
-const newStandIn = () => new AwsLoadBalancerControllerStandIn({ kubeConfig, aws, namespace, intervalMs: 200, log: createLogger('warn') });
+const newStandIn = (options: { fullPassEveryMs?: number } = {}) =>
+  new AwsLoadBalancerControllerStandIn({ kubeConfig, aws, namespace, intervalMs: 200, log: createLogger('warn'), ...options });
 
 async function getGateway(name: string): Promise<GatewayView> {
   return (await api.getNamespacedCustomObject({ group: 'gateway.networking.k8s.io', version: 'v1', namespace, plural: 'gateways', name })) as GatewayView;
@@ -143,13 +144,27 @@ t.test('a Gateway gets its ALB, listener certificates and status, and follows it
 
   // A restarted stand-in finds everything in place: no new ALB, no status write.
   await standIn.stop();
-  const restarted = newStandIn();
+  const restarted = newStandIn({ fullPassEveryMs: 3_600_000 });
   const first = await restarted.syncOnce();
   const second = await restarted.syncOnce();
-  await restarted.stop();
   t.same(first.created, [], 'no ALB created after a restart');
   t.same(first.errors, []);
+  t.ok(first.full, 'a new stand-in starts with a full pass');
   t.same(second.statusWritten, [], 'an idle pass writes no status');
+  t.notOk(second.full, 'the next pass is not a full one');
+  t.ok(second.unchanged.includes(`${namespace}/gw-01`), 'and leaves the unchanged Gateway alone');
+
+  // Drift behind the controller's back (c3 taken off the listener): a pass that only follows
+  // changes does not see it, the next full pass puts c3 back.
+  await restarted.aws.syncHttpsListener(lb!.arn, { defaultCertificate: c2, certificates: [] });
+  t.same(await listenerCertificates(dnsName), [c2], 'c3 removed directly in ELBv2');
+  const third = await restarted.syncOnce();
+  t.ok(third.unchanged.includes(`${namespace}/gw-01`), 'the Gateway is unchanged in Kubernetes');
+  t.same(await listenerCertificates(dnsName), [c2], 'so a pass following changes leaves the drift');
+  const fourth = await restarted.syncOnce({ full: true });
+  t.notOk(fourth.unchanged.includes(`${namespace}/gw-01`), 'a full pass programs every Gateway');
+  t.same(await listenerCertificates(dnsName), [c2, c3].sort(), 'and heals the drift');
+  await restarted.stop();
   t.same((await ports.elbv2.describeLoadBalancers()).filter((l) => l.dnsName === dnsName).map((l) => l.arn), [lb!.arn], 'the same ALB');
 });
 

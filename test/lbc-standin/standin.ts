@@ -6,6 +6,9 @@
 // status (address, Accepted, Programmed), and deletes the ALB when the Gateway is gone.
 // Level-triggered: every pass lists Gateways, configurations and tagged ALBs and converges,
 // so conflicts, restarts and missed events heal on the next pass (once a second by default).
+// Like the controller, which reconciles a Gateway when it or its configuration changes, a pass
+// programs only the Gateways whose inputs changed since they were last programmed; a full pass
+// (every Gateway, whatever changed) comes every `fullPassEveryMs` and heals drift in AWS.
 
 import { forEachLimit } from '../../reconcile/observe.js';
 import { CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
@@ -32,6 +35,8 @@ export interface StandInOptions {
   namespace?: string;
   /** Pause between passes; default 1000 ms. */
   intervalMs?: number;
+  /** A pass that programs every Gateway, changed or not, at least this often; default 30 passes. */
+  fullPassEveryMs?: number;
   /**
    * Gateways programmed at once in a pass; default 3. The controller reconciles objects in a few
    * parallel workers (controller-runtime; `--ingress-max-concurrent-reconciles` defaults to 3); one
@@ -46,6 +51,8 @@ export interface StandInOptions {
 interface Meta {
   name: string;
   namespace?: string;
+  uid?: string;
+  resourceVersion?: string;
   generation?: number;
   deletionTimestamp?: string;
 }
@@ -85,7 +92,11 @@ interface LoadBalancerConfiguration {
 }
 
 export interface SyncReport {
+  /** Whether every Gateway was programmed, or only those whose inputs changed. */
+  full: boolean;
   gateways: string[];
+  /** Gateways left alone: inputs unchanged since they were programmed. */
+  unchanged: string[];
   created: string[];
   deleted: string[];
   statusWritten: string[];
@@ -105,6 +116,13 @@ function statusCode(err: unknown): number | undefined {
 
 function key(namespace: string, name: string): string {
   return `${namespace}/${name}`;
+}
+
+/** What programming a Gateway depends on: the Gateway's spec, its configuration, its ALBs. */
+function gatewayInputs(gateway: Gateway, configurations: Map<string, LoadBalancerConfiguration>, existing: OwnedLoadBalancer[]): string {
+  const ref = gateway.spec?.infrastructure?.parametersRef;
+  const config = ref?.name ? configurations.get(key(gateway.metadata.namespace ?? '', ref.name)) : undefined;
+  return JSON.stringify([gateway.metadata.uid, gateway.metadata.generation, config?.metadata.uid, config?.metadata.resourceVersion, existing.map((lb) => lb.arn)]);
 }
 
 /** What the LoadBalancerConfiguration asks of the ALB; the controller's defaults where it is silent. */
@@ -131,7 +149,11 @@ export class AwsLoadBalancerControllerStandIn {
   private readonly classNames: ReadonlySet<string>;
   private readonly namespace: string | undefined;
   private readonly intervalMs: number;
+  private readonly fullPassEveryMs: number;
   private readonly concurrency: number;
+  /** Per Gateway: the inputs it was last programmed from (successfully). */
+  private readonly programmedFrom = new Map<string, string>();
+  private lastFullPassAt = -Infinity;
   private readonly log: Logger;
   private readonly now: () => Date;
   private timer: NodeJS.Timeout | undefined;
@@ -145,6 +167,7 @@ export class AwsLoadBalancerControllerStandIn {
     this.classNames = new Set(options.gatewayClassNames ?? []);
     this.namespace = options.namespace;
     this.intervalMs = options.intervalMs ?? 1000;
+    this.fullPassEveryMs = options.fullPassEveryMs ?? 30 * this.intervalMs;
     this.concurrency = Math.max(1, options.concurrency ?? 3);
     this.log = (options.log ?? rootLog).child({ component: 'lbc-standin' });
     this.now = options.now ?? (() => new Date());
@@ -170,9 +193,16 @@ export class AwsLoadBalancerControllerStandIn {
     this.aws.destroy();
   }
 
-  /** One level-triggered pass over every served Gateway and every ALB the stand-in owns. */
-  async syncOnce(): Promise<SyncReport> {
-    const report: SyncReport = { gateways: [], created: [], deleted: [], statusWritten: [], errors: [] };
+  /**
+   * One level-triggered pass over every served Gateway and every ALB the stand-in owns. Gateways
+   * whose inputs did not change since they were programmed are left alone, unless the pass is a
+   * full one (`full`, or the last full pass is `fullPassEveryMs` old).
+   */
+  async syncOnce(options: { full?: boolean } = {}): Promise<SyncReport> {
+    const startedAt = Date.now();
+    const full = options.full ?? startedAt - this.lastFullPassAt >= this.fullPassEveryMs;
+    if (full) this.lastFullPassAt = startedAt;
+    const report: SyncReport = { full, gateways: [], unchanged: [], created: [], deleted: [], statusWritten: [], errors: [] };
     const classes = await this.servedClasses();
     const gateways = (await this.listAll<Gateway>(GATEWAY_GROUP, GATEWAY_VERSION, 'gateways')).filter(
       (g) => g.metadata.namespace && classes.has(g.spec?.gatewayClassName ?? '') && !g.metadata.deletionTimestamp,
@@ -193,6 +223,12 @@ export class AwsLoadBalancerControllerStandIn {
       report.gateways.push(k);
       const existing = ownedByGateway.get(k) ?? [];
       ownedByGateway.delete(k);
+      const inputs = gatewayInputs(gateway, configurations, existing);
+      if (!full && this.programmedFrom.get(k) === inputs) {
+        report.unchanged.push(k);
+        return;
+      }
+      this.programmedFrom.delete(k);
       let outcome: GatewayOutcome;
       try {
         outcome = await this.syncGateway(gateway, configurations, existing, report);
@@ -208,12 +244,17 @@ export class AwsLoadBalancerControllerStandIn {
       }
       try {
         if (await this.writeStatus(gateway, outcome)) report.statusWritten.push(k);
+        // Only a Gateway programmed as configured is skipped later: one that failed or waits
+        // (a certificate not ISSUED yet) is tried again on every pass.
+        if (outcome.accepted.ok && outcome.programmed.ok) this.programmedFrom.set(k, inputs);
       } catch (err) {
         // A conflict or a Gateway deleted meanwhile: the next pass sees the new state.
         report.errors.push({ gateway: k, error: `status: ${err instanceof Error ? err.message : String(err)}` });
       }
     });
 
+    const served = new Set(gateways.map((g) => key(g.metadata.namespace!, g.metadata.name)));
+    for (const k of this.programmedFrom.keys()) if (!served.has(k)) this.programmedFrom.delete(k);
     // ALBs whose Gateway is gone (or no longer ours): the controller deletes them.
     for (const [k, lbs] of ownedByGateway) {
       for (const lb of lbs) {
@@ -221,6 +262,10 @@ export class AwsLoadBalancerControllerStandIn {
         report.deleted.push(`${k} ${lb.name}`);
         this.log.info({ gateway: k, loadBalancer: lb.name }, 'stand-in deleted the ALB of a Gateway that is gone');
       }
+    }
+    const programmed = report.gateways.length - report.unchanged.length;
+    if (programmed > 0 || report.deleted.length > 0) {
+      this.log.debug({ full, programmed, unchanged: report.unchanged.length, statusWritten: report.statusWritten.length, errors: report.errors.length, ms: Date.now() - startedAt }, 'stand-in pass');
     }
     return report;
   }
