@@ -292,7 +292,9 @@ export class Reconciler {
       if (plan.changes.length === 0) {
         // The request's Gateway follows changes that are not placements (additionalNamespaces).
         if (input.placement && !request.metadata.deletionTimestamp) await this.pool.ensure(input.placement.gateway);
-        return this.waitFor(plan, input);
+        const next = this.waitFor(plan, input);
+        if (plan.wait) this.log.debug({ key, wait: plan.wait, requeueAfterMs: next.requeueAfterMs }, 'waiting');
+        return next;
       }
       // The same changes twice in a row: what we wrote did not show up where we read. Back off
       // instead of writing in a loop.
