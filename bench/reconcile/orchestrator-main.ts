@@ -43,7 +43,7 @@ let reconciler: Reconciler | undefined;
 const orchestrator = await startOrchestrator({
   config: settings.config,
   kube,
-  log: createLogger(settings.logLevel ?? 'info'),
+  log: createLogger(settings.logLevel ?? process.env['LOG_LEVEL'] ?? 'info'),
   startReconciler: (deps) =>
     startReconciler(deps, {
       onReconciler: (r) => (reconciler = r),
