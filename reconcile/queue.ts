@@ -10,6 +10,14 @@
 // "certificate requested" to "placed" was 24 s at 1,000 requests with one lane
 // (docs/BENCHMARKS.md). Follow-ups cannot starve new keys for long: each is one key's next step,
 // and every key waits out its delay before it comes back.
+//
+// A key waiting out its delay is work under way too: an event that brings it back early (the
+// watch echo of its own status write, the periodic resync) puts it with the follow-ups, and a
+// follow-up add moves a key already waiting in the plain lane up. Without that, the echo of a
+// status write moved a request from its 5 s delay to the back of a thousand new keys: at 1,000
+// requests whole Gateways' worth of requests waited 60 s for their next look.
+
+type Lane = 'followUp' | 'ready';
 
 export interface Timers {
   now(): number;
@@ -52,7 +60,8 @@ export function failureDelayMs(failures: number, base: number, max: number, rand
 export class WorkQueue {
   private readonly followUps: string[] = [];
   private readonly ready: string[] = [];
-  private readonly queued = new Set<string>();
+  /** The lane each waiting key is in; an entry of the other lane's array is stale (moved up). */
+  private readonly queued = new Map<string, Lane>();
   private readonly running = new Set<string>();
   /** Keys added while running: processed again once the current run ends. */
   private readonly dirty = new Set<string>();
@@ -95,9 +104,12 @@ export class WorkQueue {
       this.dirty.add(key);
       return;
     }
-    if (this.queued.has(key)) return;
-    this.queued.add(key);
-    (options.followUp ? this.followUps : this.ready).push(key);
+    const lane: Lane = options.followUp || timer ? 'followUp' : 'ready';
+    const current = this.queued.get(key);
+    if (current === 'followUp' || current === lane) return;
+    // New, or moved up from the plain lane (its old entry there is skipped when reached).
+    this.queued.set(key, lane);
+    (lane === 'followUp' ? this.followUps : this.ready).push(key);
     this.pump();
   }
 
@@ -133,7 +145,7 @@ export class WorkQueue {
   }
 
   get length(): number {
-    return this.followUps.length + this.ready.length;
+    return this.queued.size;
   }
 
   get pendingDelayed(): number {
@@ -166,13 +178,29 @@ export class WorkQueue {
 
   private pump(): void {
     while (!this.stopped && this.active < this.options.concurrency && this.length > 0) {
-      const key = (this.followUps.length > 0 ? this.followUps : this.ready).shift()!;
-      this.queued.delete(key);
+      const key = this.next();
+      if (key === undefined) break;
       this.running.add(key);
       this.active++;
       void this.run(key);
     }
     if (this.active === 0 && this.length === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+  }
+
+  /** The first follow-up, else the first plain key; stale entries (keys moved up) are dropped. */
+  private next(): string | undefined {
+    for (const [entries, lane] of [
+      [this.followUps, 'followUp'],
+      [this.ready, 'ready'],
+    ] as const) {
+      while (entries.length > 0) {
+        const key = entries.shift()!;
+        if (this.queued.get(key) !== lane) continue;
+        this.queued.delete(key);
+        return key;
+      }
+    }
+    return undefined;
   }
 
   private async run(key: string): Promise<void> {

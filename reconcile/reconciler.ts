@@ -61,6 +61,8 @@ export class Reconciler {
   private readonly grantOverlay = new WriteOverlay<HostnameGrant>(30_000, grantRequestKey);
   /** The requests this reconciler serves, by key, hostname and validation names (from cache events). */
   private readonly served = new RequestIndex<GatewayHostnameRequest>();
+  /** Per request key, the resourceVersion of our last write to it (to recognise its watch echo). */
+  private readonly lastWritten = new Map<string, string>();
   /** Cached grant names by the request they name (from cache events). */
   private readonly grantsByRequest = new GrantsByRequest();
   private running = false;
@@ -126,8 +128,15 @@ export class Reconciler {
       this.served.update(event, r);
       if (!this.running) return;
       const key = requestKey(r);
-      if (event === 'delete') this.queue.forget(key);
-      else this.queue.add(key);
+      if (event === 'delete') {
+        this.queue.forget(key);
+        this.lastWritten.delete(key);
+        return;
+      }
+      // The watch echo of our own last write: planned on already (each step plans again on
+      // what it wrote); it must not cut short the request's wait.
+      if (r.metadata?.resourceVersion && this.lastWritten.get(key) === r.metadata.resourceVersion) return;
+      this.queue.add(key);
     });
     const onPoolObject = (_: string, obj: { metadata?: { name?: string } }) => {
       if (!this.running) return;
@@ -288,6 +297,8 @@ export class Reconciler {
         if (plan.changes.some((c) => c.kind === 'changeRecords')) this.observer.forgetZone(request.spec.zoneId);
         throw err;
       }
+      const written = outcome.request?.metadata?.resourceVersion;
+      if (written) this.lastWritten.set(key, written);
       if (outcome.finalizerRemoved) return {};
       if (plan.changes.length === 0) {
         // The request's Gateway follows changes that are not placements (additionalNamespaces).

@@ -102,6 +102,37 @@ t.test('follow-ups (back from addAfter, or added as such) go before keys added p
   t.same(runs, ['started', 'blocker', 'event', 'started', 'new0', 'new1', 'new2']);
 });
 
+t.test('a key waiting out its delay goes with the follow-ups when an event brings it back; a follow-up add moves a plain key up', async (t) => {
+  const timers = new FakeTimers();
+  const runs: string[] = [];
+  let gate!: () => void;
+  const q = new WorkQueue({
+    concurrency: 1,
+    timers,
+    worker: async (key) => {
+      runs.push(key);
+      if (key === 'blocker') await new Promise<void>((r) => (gate = r));
+      if (key === 'waiting' && runs.filter((k) => k === 'waiting').length === 1) return { requeueAfterMs: 5_000 };
+    },
+  });
+  q.add('waiting');
+  await settle();
+  t.same(runs, ['waiting'], 'its first step; it asks to come back in 5 s');
+  q.add('blocker');
+  await settle();
+  for (let i = 0; i < 3; i++) q.add(`new${i}`);
+  q.add('plain');
+  // The watch echo of its own status write, a plain add, arrives while it waits out its delay.
+  q.add('waiting');
+  // An event for a key waiting in the plain lane asks for a follow-up.
+  q.add('plain', { followUp: true });
+  t.equal(q.length, 5, 'five keys wait (the moved key counts once)');
+  gate();
+  await q.idle();
+  t.same(runs, ['waiting', 'blocker', 'waiting', 'plain', 'new0', 'new1', 'new2'], 'both before the new keys, each once');
+  t.equal(q.pendingDelayed, 0, 'the delay was dropped, not kept as a second run');
+});
+
 t.test('concurrency is bounded', async (t) => {
   const timers = new FakeTimers();
   let active = 0;
