@@ -39,6 +39,26 @@ const settle = async () => {
   for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
 };
 
+/**
+ * One worker: `blocker` runs until release(), `returning` asks on its first run to come back
+ * after `requeueAfterMs`; every run is recorded in `runs`.
+ */
+function gatedQueue(returning: string, requeueAfterMs: number) {
+  const timers = new FakeTimers();
+  const runs: string[] = [];
+  let gate!: () => void;
+  const q = new WorkQueue({
+    concurrency: 1,
+    timers,
+    worker: async (key) => {
+      runs.push(key);
+      if (key === 'blocker') await new Promise<void>((r) => (gate = r));
+      if (key === returning && runs.filter((k) => k === returning).length === 1) return { requeueAfterMs };
+    },
+  });
+  return { q, timers, runs, release: () => gate() };
+}
+
 t.test('back-off: doubling from the base, capped, jittered within [50%, 100%]', async (t) => {
   const cases: Array<[number, number, number]> = [
     [1, 0, 250],
@@ -77,18 +97,7 @@ t.test('a key added many times while waiting runs once; added while running, run
 });
 
 t.test('follow-ups (back from addAfter, or added as such) go before keys added plainly, each lane in order', async (t) => {
-  const timers = new FakeTimers();
-  const runs: string[] = [];
-  let gate!: () => void;
-  const q = new WorkQueue({
-    concurrency: 1,
-    timers,
-    worker: async (key) => {
-      runs.push(key);
-      if (key === 'blocker') await new Promise<void>((r) => (gate = r));
-      if (key === 'started' && runs.filter((k) => k === 'started').length === 1) return { requeueAfterMs: 1_000 };
-    },
-  });
+  const { q, timers, runs, release } = gatedQueue('started', 1_000);
   q.add('started');
   await settle();
   t.same(runs, ['started'], 'its first step; it asks to come back in 1 s');
@@ -97,24 +106,13 @@ t.test('follow-ups (back from addAfter, or added as such) go before keys added p
   for (let i = 0; i < 3; i++) q.add(`new${i}`);
   q.add('event', { followUp: true });
   await timers.advance(1_000); // "started" is due while the blocker runs and three new keys wait
-  gate();
+  release();
   await q.idle();
   t.same(runs, ['started', 'blocker', 'event', 'started', 'new0', 'new1', 'new2']);
 });
 
 t.test('a key waiting out its delay goes with the follow-ups when an event brings it back; a follow-up add moves a plain key up', async (t) => {
-  const timers = new FakeTimers();
-  const runs: string[] = [];
-  let gate!: () => void;
-  const q = new WorkQueue({
-    concurrency: 1,
-    timers,
-    worker: async (key) => {
-      runs.push(key);
-      if (key === 'blocker') await new Promise<void>((r) => (gate = r));
-      if (key === 'waiting' && runs.filter((k) => k === 'waiting').length === 1) return { requeueAfterMs: 5_000 };
-    },
-  });
+  const { q, runs, release } = gatedQueue('waiting', 5_000);
   q.add('waiting');
   await settle();
   t.same(runs, ['waiting'], 'its first step; it asks to come back in 5 s');
@@ -127,7 +125,7 @@ t.test('a key waiting out its delay goes with the follow-ups when an event bring
   // An event for a key waiting in the plain lane asks for a follow-up.
   q.add('plain', { followUp: true });
   t.equal(q.length, 5, 'five keys wait (the moved key counts once)');
-  gate();
+  release();
   await q.idle();
   t.same(runs, ['waiting', 'blocker', 'waiting', 'plain', 'new0', 'new1', 'new2'], 'both before the new keys, each once');
   t.equal(q.pendingDelayed, 0, 'the delay was dropped, not kept as a second run');
