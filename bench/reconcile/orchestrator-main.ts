@@ -19,6 +19,7 @@ import { startOrchestrator } from '../../server/orchestrator.js';
 import { startReconciler } from '../../reconcile/start.js';
 import type { Reconciler } from '../../reconcile/reconciler.js';
 import { awsCallCounts, diffAwsCallCounts, type AwsCallCounts } from '../../reconcile/aws/index.js';
+import { kubeRequestCounts } from '../../server/kube/rest.js';
 
 interface Settings {
   config: PlatformConfig;
@@ -82,7 +83,10 @@ process.on('message', (message: { type: string; id: number }) => {
   const fail = (err: unknown) => reply({ error: String(err instanceof Error ? err.stack : err) });
   switch (message.type) {
     case 'stats':
-      void awsCallCounts().then((calls) => reply({ requests: requestCounts(), calls, memory: process.memoryUsage(), resyncs: reconciler?.resyncs ?? 0, leader: !!reconciler }), fail);
+      void Promise.all([awsCallCounts(), kubeRequestCounts()]).then(
+        ([calls, kube]) => reply({ requests: requestCounts(), calls, kube, memory: process.memoryUsage(), resyncs: reconciler?.resyncs ?? 0, leader: !!reconciler }),
+        fail,
+      );
       break;
     case 'idle':
       void (reconciler ? reconciler.idle() : Promise.resolve()).then(() => reply({}), fail);
@@ -92,12 +96,15 @@ process.on('message', (message: { type: string; id: number }) => {
         if (!reconciler) throw new Error('the reconciler has not started (not leader?)');
         await reconciler.idle();
         const before = await awsCallCounts();
+        const kubeBefore = await kubeRequestCounts();
         const resyncsBefore = reconciler.resyncs;
         const t0 = Date.now();
         await reconciler.resync();
         await reconciler.idle();
         const ms = Date.now() - t0;
-        return { diff: diffAwsCallCounts(before, await awsCallCounts()), resyncs: reconciler.resyncs - resyncsBefore, ms, requests: requestCounts() };
+        const kubeAfter = await kubeRequestCounts();
+        const kube = Object.fromEntries(Object.entries(kubeAfter).map(([k, v]) => [k, v - (kubeBefore[k] ?? 0)]).filter(([, v]) => (v as number) > 0));
+        return { diff: diffAwsCallCounts(before, await awsCallCounts()), kube, resyncs: reconciler.resyncs - resyncsBefore, ms, requests: requestCounts() };
       })().then(reply, fail);
       break;
     case 'series':

@@ -72,6 +72,8 @@ export interface ReconcileResult {
   timedOut: boolean;
   timeoutSeconds: number;
   bulk: AwsCallCounts;
+  /** The orchestrator's requests to the API server from its start to the end of the bulk, by "VERB resource". */
+  kubeBulk: Record<string, number>;
   services: Record<string, ServiceFigures>;
   /** The largest of budgetSeconds: how fast the budgets allow the bulk at best. */
   budgetSeconds: number;
@@ -79,7 +81,7 @@ export interface ReconcileResult {
   peakRssBytes: number;
   /** After the steady-state resync: informer cache sizes (objects, JSON bytes), AWS snapshot sizes, heap. */
   memoryBreakdown: Record<string, unknown>;
-  steady: { diff: AwsCallCounts; ms: number } | undefined;
+  steady: { diff: AwsCallCounts; kube: Record<string, number>; ms: number } | undefined;
   gateways: number;
   standInIntervalMs: number;
   cleanupSeconds: number | undefined;
@@ -271,7 +273,7 @@ export async function benchReconcile(options: ReconcileBenchOptions): Promise<Re
       await sleep(2_000);
     }
     loadAverage.push(loadAverageNow());
-    const bulkEndStats = await orchestrator.ask<{ calls: AwsCallCounts }>('stats');
+    const bulkEndStats = await orchestrator.ask<{ calls: AwsCallCounts; kube: Record<string, number> }>('stats');
     const { series } = await orchestrator.ask<{ series: Sample[] }>('series');
 
     // Steady state: the queue drains, then one full resync and everything it queued.
@@ -279,8 +281,8 @@ export async function benchReconcile(options: ReconcileBenchOptions): Promise<Re
     if (readySeconds !== undefined) {
       await orchestrator.ask('idle');
       await sleep(2_000);
-      const r = await orchestrator.ask<{ diff: AwsCallCounts; ms: number }>('resync');
-      steady = { diff: r.diff, ms: r.ms };
+      const r = await orchestrator.ask<{ diff: AwsCallCounts; kube: Record<string, number>; ms: number }>('resync');
+      steady = { diff: r.diff, kube: r.kube, ms: r.ms };
     }
     const peakRssBytes = processMemory(orchestrator.process.pid!).peakRss;
     const breakdown = await orchestrator.ask<Record<string, unknown>>('breakdown');
@@ -300,6 +302,7 @@ export async function benchReconcile(options: ReconcileBenchOptions): Promise<Re
       timedOut: readySeconds === undefined,
       timeoutSeconds: timeoutMs / 1000,
       bulk: bulkEndStats.calls,
+      kubeBulk: bulkEndStats.kube,
       services,
       budgetSeconds,
       concurrency: config.reconcile.concurrency,
@@ -414,6 +417,14 @@ export function reconcileTables(r: ReconcileResult): string {
         return [`${o.service}.${o.operation}`, o.mutating ? 'yes' : 'no', fmt.int(o.success + o.error + o.throttled), o.throttled, o.error, s ? s.success + s.error + s.throttled : 0];
       }),
       ...(r.steady ? ops(r.steady.diff).filter((o) => !r.bulk.byOperation[`${o.service}.${o.operation}`]).map((o) => [`${o.service}.${o.operation}`, o.mutating ? 'yes' : 'no', 0, 0, 0, o.success + o.error + o.throttled]) : []),
+    ]),
+  );
+  const kubeKeys = [...new Set([...Object.keys(r.kubeBulk), ...Object.keys(r.steady?.kube ?? {})])].sort();
+  lines.push('');
+  lines.push(
+    formatTable([
+      ['Kubernetes request (orchestrator)', 'bulk', 'per request', 'steady resync'],
+      ...kubeKeys.map((k) => [k, fmt.int(r.kubeBulk[k] ?? 0), ((r.kubeBulk[k] ?? 0) / r.requests).toFixed(2), r.steady?.kube[k] ?? 0]),
     ]),
   );
   lines.push('');

@@ -3,7 +3,40 @@
 import type { ClientRequest } from 'node:http';
 import https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { Counter } from 'prom-client';
+import { registry } from '../metrics.js';
 import { connectionFromClientKubeConfig, type KubeConnection } from './connection.js';
+
+/** Every request to the API server, as client-go's rest_client_requests_total counts them. */
+export const kubeRequestsTotal = new Counter({
+  name: 'gateway_orchestrator_kube_requests_total',
+  help: 'Requests to the Kubernetes API server by verb (GET, POST, PUT, PATCH, DELETE, WATCH), resource (plural[/subresource]) and HTTP status code ("error": no response).',
+  labelNames: ['verb', 'resource', 'code'] as const,
+  registers: [registry],
+});
+
+/** Requests so far by "VERB resource", all status codes together (benchmarks diff two of these). */
+export async function kubeRequestCounts(): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  for (const v of (await kubeRequestsTotal.get()).values) {
+    const key = `${v.labels['verb']} ${v.labels['resource']}`;
+    counts[key] = (counts[key] ?? 0) + v.value;
+  }
+  return counts;
+}
+
+/**
+ * The resource a path names: `gatewayhostnamerequests/status` for
+ * /apis/<group>/<version>/namespaces/<ns>/gatewayhostnamerequests/<name>/status, `leases` for a
+ * Lease, `namespaces` for a namespace. A bounded label: plural and subresource, never names.
+ */
+export function resourceOf(pathname: string): string {
+  const parts = pathname.split('/').filter(Boolean);
+  let rest = parts.slice(parts[0] === 'api' ? 2 : 3);
+  if (rest[0] === 'namespaces' && rest.length >= 3) rest = rest.slice(2);
+  const [plural = '', , subresource] = rest;
+  return subresource ? `${plural}/${subresource}` : plural;
+}
 
 export class KubeError extends Error {
   constructor(
@@ -106,6 +139,7 @@ export class KubeRest {
         { agent: this.agent, method: 'GET', headers: { ...this.connection.headers(), accept: 'application/json' }, timeout: (timeoutSeconds + 30) * 1000 },
         (res) => {
           const status = res.statusCode ?? 0;
+          kubeRequestsTotal.inc({ verb: 'WATCH', resource: resourceOf(url.pathname), code: String(status) });
           res.setEncoding('utf8');
           if (status < 200 || status >= 300) {
             let text = '';
@@ -164,6 +198,7 @@ export class KubeRest {
           res.on('end', () => {
             const text = Buffer.concat(chunks).toString('utf8');
             const status = res.statusCode ?? 0;
+            kubeRequestsTotal.inc({ verb: method, resource: resourceOf(url.pathname), code: String(status) });
             if (status >= 200 && status < 300) {
               try {
                 resolve((text ? JSON.parse(text) : undefined) as T);
@@ -178,7 +213,10 @@ export class KubeRest {
         },
       );
       req.on('timeout', () => req.destroy(new Error(`${method} ${url.pathname}: timed out`)));
-      req.on('error', reject);
+      req.on('error', (err) => {
+        kubeRequestsTotal.inc({ verb: method, resource: resourceOf(url.pathname), code: 'error' });
+        reject(err);
+      });
       if (payload) req.write(payload);
       req.end();
     });
