@@ -3,7 +3,7 @@
 import t from 'tap';
 import { ANNOTATION_PLACEMENTS, FINALIZER, type PoolPlacement } from '../../policy/api.js';
 import { claimNameFor, grantNameFor, ownerRecordName } from '../../policy/hostname.js';
-import { paths } from '../../server/kube/rest.js';
+import { kubeRequestCounts, paths } from '../../server/kube/rest.js';
 import { registry } from '../../server/metrics.js';
 import { awsCallCounts, diffAwsCallCounts } from '../../reconcile/aws/index.js';
 import { uniqueHostname, uniqueName, waitFor } from '../helpers/index.js';
@@ -106,10 +106,11 @@ t.test('an orphan claim (its request never came to exist) is released after the 
   t.pass('released');
 });
 
-t.test('5. a steady-state resync of Ready requests makes zero mutating AWS calls', async (t) => {
+t.test('5. a steady-state resync of Ready requests makes zero mutating AWS calls and writes nothing to the cluster', async (t) => {
   await h.running.reconciler.resync();
   await h.running.reconciler.idle();
   const before = await awsCallCounts();
+  const kubeBefore = await kubeRequestCounts();
   const resyncsBefore = h.running.reconciler.resyncs;
   await h.running.reconciler.resync();
   await h.running.reconciler.idle();
@@ -123,6 +124,14 @@ t.test('5. a steady-state resync of Ready requests makes zero mutating AWS calls
   for (const op of ['acm.DescribeCertificate', 'acm.ListTagsForCertificate']) t.notOk(diff.byOperation[op], `no per-request ${op}`);
   t.equal(diff.byOperation['acm.ListCertificates']?.success, 1, 'one ListCertificates (one page)');
   t.equal(diff.byOperation['elbv2.DescribeLoadBalancers']?.success, 1, 'one DescribeLoadBalancers');
+  // The API server returns objects with sorted keys: a status compared as text was written again
+  // on every pass. Leases (leader election) and events are not state.
+  const kubeAfter = await kubeRequestCounts();
+  const writes = Object.entries(kubeAfter)
+    .filter(([key]) => /^(POST|PUT|PATCH|DELETE) /.test(key) && !/ (leases|events)$/.test(key))
+    .map(([key, n]) => [key, n - (kubeBefore[key] ?? 0)] as const)
+    .filter(([, n]) => n > 0);
+  t.same(writes, [], 'no status, claim, grant or pool object written');
 });
 
 const foreignNs = uniqueName('foreign');
