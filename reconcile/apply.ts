@@ -114,12 +114,23 @@ export interface ApplyOutcome {
   /** The request as the API server returned it after our last write to it, if any. */
   request?: GatewayHostnameRequest;
   finalizerRemoved: boolean;
+  /** With `deferStatus`: the status the plan asked for, not written yet. */
+  deferredStatus?: GatewayHostnameRequestStatus;
+}
+
+export interface ApplyOptions {
+  /**
+   * Apply the changes but leave the status to the caller, who plans again at once and writes
+   * the status of its last step (one write per pass instead of one per step). A failing change
+   * still writes the status with the failure, as without this option.
+   */
+  deferStatus?: boolean;
 }
 
 export class Applier {
   constructor(private readonly d: ApplierDeps) {}
 
-  async apply(request: GatewayHostnameRequest, plan: Plan): Promise<ApplyOutcome> {
+  async apply(request: GatewayHostnameRequest, plan: Plan, options: ApplyOptions = {}): Promise<ApplyOutcome> {
     const log = this.d.log.child({ namespace: request.metadata.namespace, name: request.metadata.name, hostname: request.spec.hostname });
     let latest: GatewayHostnameRequest | undefined;
     let finalizerRemoved = false;
@@ -152,9 +163,15 @@ export class Applier {
         throw err;
       }
     }
-    if (!finalizerRemoved && plan.status) latest = (await this.writeStatus(request, plan.status)) ?? latest;
     for (const e of plan.events) this.event(request, e.type, e.reason, e.note);
+    if (!finalizerRemoved && plan.status && options.deferStatus) return { finalizerRemoved, deferredStatus: plan.status };
+    if (!finalizerRemoved && plan.status) latest = (await this.writeStatus(request, plan.status)) ?? latest;
     return { ...(latest ? { request: latest } : {}), finalizerRemoved };
+  }
+
+  /** Writes a status left to the caller by `deferStatus`, unless the request already shows it. */
+  async flushStatus(request: GatewayHostnameRequest, status: GatewayHostnameRequestStatus): Promise<GatewayHostnameRequest | undefined> {
+    return this.writeStatus(request, status);
   }
 
   /** Returns a new certificate's ARN when the change requested one. */

@@ -2,7 +2,7 @@
 // the work queue; a worker gathers what the planner needs for one request (caches plus the
 // snapshot, filling its gaps with a few targeted reads), plans, applies, and plans again until
 // nothing is left to change, then asks to be polled if it waits on AWS.
-import type { DomainClaim, GatewayHostnameRequest, HostnameGrant } from '../policy/api.js';
+import type { DomainClaim, GatewayHostnameRequest, GatewayHostnameRequestStatus, HostnameGrant } from '../policy/api.js';
 import { FINALIZER } from '../policy/api.js';
 import type { PlatformConfig } from '../policy/config.js';
 import { claimNameFor, grantNameFor } from '../policy/hostname.js';
@@ -277,9 +277,13 @@ export class Reconciler {
     }
     let zoneReread = false;
     let previous = '';
+    // The status of the steps applied in this pass and not written yet: each step plans on it, and
+    // the last step writes it (one status write per pass, not one per step).
+    let pendingStatus: GatewayHostnameRequestStatus | undefined;
     for (let step = 0; step < 12; step++) {
       if (!this.running) return {};
-      const input = await this.gather(request);
+      const planned: GatewayHostnameRequest = pendingStatus ? { ...request, status: pendingStatus } : request;
+      const input = await this.gather(planned);
       const plan = planRequest(input);
       // About to CREATE at a name the snapshot shows free: make sure the zone is recent first.
       if (!zoneReread && creates(plan) && this.observer.zoneAgeMs(request.spec.zoneId) > this.zoneFreshMs) {
@@ -290,15 +294,15 @@ export class Reconciler {
       this.o.onPlan?.(key, plan);
       let outcome;
       try {
-        outcome = await this.applier.apply(request, plan);
+        // `request` is what the API server has: the status is compared against it, and written.
+        outcome = await this.applier.apply(request, plan, { deferStatus: plan.changes.length > 0 });
       } catch (err) {
         if (err instanceof NotYetError) return { requeueAfterMs: err.retryAfterMs };
         // A refused change batch may mean the zone holds what our snapshot does not: re-read it.
         if (plan.changes.some((c) => c.kind === 'changeRecords')) this.observer.forgetZone(request.spec.zoneId);
         throw err;
       }
-      const written = outcome.request?.metadata?.resourceVersion;
-      if (written) this.lastWritten.set(key, written);
+      this.noteWritten(key, outcome.request);
       if (outcome.finalizerRemoved) return {};
       if (plan.changes.length === 0) {
         // The request's Gateway follows changes that are not placements (additionalNamespaces).
@@ -313,11 +317,23 @@ export class Reconciler {
       if (summary === previous) throw new Error(`changes did not take effect: ${summary}`);
       previous = summary;
       // Plan again on what we just wrote: the snapshot is written through, the request is fresh.
+      pendingStatus = outcome.deferredStatus;
       const cached = this.o.caches.requests.get(name, ns);
       request = newest(outcome.request, newest(cached, request));
       if (!request) return {};
     }
+    if (pendingStatus) await this.writeStatus(key, request, pendingStatus);
     return { requeueAfterMs: 1_000 };
+  }
+
+  /** Remembers our last write to a request, to recognise its watch echo. */
+  private noteWritten(key: string, written: GatewayHostnameRequest | undefined): void {
+    const resourceVersion = written?.metadata?.resourceVersion;
+    if (resourceVersion) this.lastWritten.set(key, resourceVersion);
+  }
+
+  private async writeStatus(key: string, request: GatewayHostnameRequest, status: GatewayHostnameRequestStatus): Promise<void> {
+    this.noteWritten(key, await this.applier.flushStatus(request, status));
   }
 
   private waitFor(plan: Plan, input: PlanInput): { requeueAfterMs?: number } {

@@ -21,7 +21,7 @@ import { createTenant } from '../../test/helpers/tenants.js';
 import { uniqueName } from '../../test/helpers/names.js';
 import { REPO_ROOT, buildProduction } from '../lib/build.js';
 import { loadAverageNow } from '../lib/machine.js';
-import { processMemory } from '../lib/proc.js';
+import { processCpuSeconds, processMemory } from '../lib/proc.js';
 import { BENCH_LABEL, BREAK_GLASS_GROUP, registerBenchWebhooks, unregisterBenchWebhooks } from '../lib/webhooks.js';
 import { fmt, formatTable } from '../lib/stats.js';
 import type { Sample } from './orchestrator-main.js';
@@ -74,6 +74,9 @@ export interface ReconcileResult {
   bulk: AwsCallCounts;
   /** The orchestrator's requests to the API server from its start to the end of the bulk, by "VERB resource". */
   kubeBulk: Record<string, number>;
+  /** CPU seconds (user + system) of each process from the first create until all were Ready (or the timeout). */
+  bulkCpuSeconds: Record<string, number>;
+  bulkWallSeconds: number;
   services: Record<string, ServiceFigures>;
   /** The largest of budgetSeconds: how fast the budgets allow the bulk at best. */
   budgetSeconds: number;
@@ -225,6 +228,19 @@ export async function benchReconcile(options: ReconcileBenchOptions): Promise<Re
     await waitForBenchWebhooks(client, namespaces[0]!, zoneId);
     await until(async () => (await orchestrator.ask<{ leader: boolean }>('stats')).leader, 'the reconciler to lead', 60_000);
 
+    // Where the 2 cores go during the bulk: CPU seconds of every process of the run, from /proc.
+    const cpuNow = (): Record<string, number> => {
+      const own = process.cpuUsage();
+      return {
+        'API server': processCpuSeconds(state.processes.kubeApiserver?.pid ?? -1),
+        etcd: processCpuSeconds(state.processes.etcd?.pid ?? -1),
+        moto: processCpuSeconds(state.processes.moto?.pid ?? -1),
+        orchestrator: processCpuSeconds(orchestrator.process.pid ?? -1),
+        'stand-in': processCpuSeconds(standIn.process.pid ?? -1),
+        'this benchmark': (own.user + own.system) / 1e6,
+      };
+    };
+    const cpuAtStart = cpuNow();
     // Create: `concurrency` at a time, as the tenants' deploy pipelines would.
     const started = Date.now();
     let nextIndex = 0;
@@ -273,6 +289,9 @@ export async function benchReconcile(options: ReconcileBenchOptions): Promise<Re
       await sleep(2_000);
     }
     loadAverage.push(loadAverageNow());
+    const cpuAtEnd = cpuNow();
+    const bulkCpuSeconds = Object.fromEntries(Object.entries(cpuAtEnd).map(([k, v]) => [k, v - (cpuAtStart[k] ?? 0)]));
+    const bulkWallSeconds = (Date.now() - started) / 1000;
     const bulkEndStats = await orchestrator.ask<{ calls: AwsCallCounts; kube: Record<string, number> }>('stats');
     const { series } = await orchestrator.ask<{ series: Sample[] }>('series');
 
@@ -303,6 +322,8 @@ export async function benchReconcile(options: ReconcileBenchOptions): Promise<Re
       timeoutSeconds: timeoutMs / 1000,
       bulk: bulkEndStats.calls,
       kubeBulk: bulkEndStats.kube,
+      bulkCpuSeconds,
+      bulkWallSeconds,
       services,
       budgetSeconds,
       concurrency: config.reconcile.concurrency,
@@ -418,6 +439,12 @@ export function reconcileTables(r: ReconcileResult): string {
       }),
       ...(r.steady ? ops(r.steady.diff).filter((o) => !r.bulk.byOperation[`${o.service}.${o.operation}`]).map((o) => [`${o.service}.${o.operation}`, o.mutating ? 'yes' : 'no', 0, 0, 0, o.success + o.error + o.throttled]) : []),
     ]),
+  );
+  const cpu = Object.entries(r.bulkCpuSeconds).sort((a, b) => b[1] - a[1]);
+  const cpuTotal = cpu.reduce((sum, [, v]) => sum + (Number.isFinite(v) ? v : 0), 0);
+  lines.push('');
+  lines.push(
+    `CPU seconds during the bulk (${r.bulkWallSeconds.toFixed(0)} s, ${cpuTotal.toFixed(0)} CPU s): ${cpu.map(([k, v]) => `${k} ${Number.isFinite(v) ? v.toFixed(1) : 'n/a'}`).join(', ')}`,
   );
   const kubeKeys = [...new Set([...Object.keys(r.kubeBulk), ...Object.keys(r.steady?.kube ?? {})])].sort();
   lines.push('');
