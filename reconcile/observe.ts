@@ -68,6 +68,11 @@ export interface ObserverOptions {
   now?: () => number;
   /** Fired when a hosted zone's name becomes known (the admission side checks zones with it). */
   onZone?: (zone: HostedZone) => void;
+  /**
+   * Fired when a read finds an ALB's listener certificates changed: requests waiting for that
+   * listener need not wait out their own poll interval (which backs off up to listenerMaxMs).
+   */
+  onListenerChange?: (state: LoadBalancerState) => void;
   describeBaseMs?: number;
   describeMaxMs?: number;
   listenerBaseMs?: number;
@@ -94,7 +99,7 @@ export class Observer implements SnapshotView {
   private lastLoadBalancerRead = -Infinity;
   private loadBalancerRead: Promise<void> | undefined;
   private readonly now: () => number;
-  private readonly o: Required<Omit<ObserverOptions, 'now' | 'onZone'>>;
+  private readonly o: Required<Omit<ObserverOptions, 'now' | 'onZone' | 'onListenerChange'>>;
 
   constructor(
     private readonly ports: AwsPorts,
@@ -333,7 +338,9 @@ export class Observer implements SnapshotView {
     await this.readListener(state);
     // Back off only while the listener does not change: a load balancer controller that is
     // attaching certificates (many requests placed on one Gateway) keeps the base interval.
-    state.listenerPolls = sameSet(before, state.certificates) ? state.listenerPolls + 1 : 1;
+    const changed = !sameSet(before, state.certificates);
+    state.listenerPolls = changed ? 1 : state.listenerPolls + 1;
+    if (changed && before !== undefined) this.options.onListenerChange?.(state);
     state.nextListenerReadAt = this.now() + backoff(state.listenerPolls - 1, this.o.listenerBaseMs, this.o.listenerMaxMs);
     if (state.certificates && settled(state.certificates)) state.listenerPolls = 0;
   }

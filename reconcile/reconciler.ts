@@ -78,7 +78,11 @@ export class Reconciler {
     this.log = o.log;
     this.zoneFreshMs = o.zoneFreshMs ?? 10_000;
     if (o.namespaces) this.log.warn('serving only some namespaces (test setting)');
-    this.observer = new Observer(ports, { ...o.observer, onZone: (z) => o.zoneNames.set(z.id, z.name) });
+    this.observer = new Observer(ports, {
+      ...o.observer,
+      onZone: (z) => o.zoneNames.set(z.id, z.name),
+      onListenerChange: (lb) => this.listenerChanged(lb.lb.dnsName),
+    });
     this.batcher = new Route53Batcher({
       route53: ports.route53,
       ...(o.batchWindowMs !== undefined ? { windowMs: o.batchWindowMs } : {}),
@@ -151,6 +155,15 @@ export class Reconciler {
       // A request waiting on this hostname (or whose claim vanished) gets another look.
       for (const key of this.served.keysWithHostname(claim.spec.hostname)) this.queue.add(key, { followUp: true });
     });
+  }
+
+  /** The requests placed on the Gateway behind this ALB get another look now. */
+  private listenerChanged(dnsName: string): void {
+    if (!this.running) return;
+    for (const g of this.pool.all) {
+      if (gatewayAddress(this.pool.gateway(g.name)) !== dnsName) continue;
+      for (const p of g.placements) this.queue.add(`${p.namespace}/${p.request}`, { followUp: true });
+    }
   }
 
   private servesNamespace(namespace: string | undefined): boolean {

@@ -261,3 +261,22 @@ t.test('listener polls back off while the listener does not change, and keep the
   const growing = await readsAt(35_000, () => (onListener = [...onListener, `arn:c/${100 + ++added}`]));
   t.same(growing, [30_000, 31_000, 32_000, 33_000, 34_000, 35_000], 'one second apart while the listener changes');
 });
+
+t.test('a listener read that finds the certificates changed is reported, one that finds them as before is not', async (t) => {
+  const f = fakePorts();
+  let onListener = ['arn:c/1'];
+  f.ports.elbv2.describeListenerCertificates = async () => onListener;
+  let now = 0;
+  const changes: string[] = [];
+  const o = new Observer(f.ports, { now: () => now, listenerBaseMs: 1000, onListenerChange: (lb) => changes.push(`${lb.lb.dnsName} ${[...lb.certificates!].join(',')}`) });
+  await o.refresh({ zoneIds: [], loadBalancerDnsNames: ['lb1.elb'] });
+  t.same(changes, [], 'the resync reads listeners without reporting');
+  const lb = o.loadBalancers.get('lb1.elb')!;
+  now = 1_000;
+  await o.pollListener(lb, (certs) => certs.has('arn:c/2'));
+  t.same(changes, [], 'unchanged');
+  onListener = ['arn:c/1', 'arn:c/2'];
+  now = 10_000;
+  await o.pollListener(lb, (certs) => certs.has('arn:c/3'));
+  t.same(changes, ['lb1.elb arn:c/1,arn:c/2'], 'the controller attached arn:c/2: reported once');
+});
