@@ -7,7 +7,7 @@
 // The takeover time (crash to the follower leading) is measured and reported, not asserted:
 // only a generous deadline applies. FAULTS_TRIALS repeats it (the replicas swap roles).
 import t from 'tap';
-import { paths } from '../../server/kube/rest.js';
+import { isAlreadyExists, paths } from '../../server/kube/rest.js';
 import { uniqueHostname } from '../helpers/index.js';
 import { converge, getRequest, goneProblems, readyProblems, type RequestRef } from './converge.js';
 import { requestManifest, startFaultEnv, trials, within, type FaultEnv } from './process-harness.js';
@@ -27,6 +27,24 @@ t.teardown(() => env?.stop());
 
 const takeovers: number[] = [];
 
+/**
+ * Creates a request as a client would: the leader may die (the crash this test sets up) while it
+ * answers the admission of a sibling create, and the API server then reports the webhook call
+ * failed (EOF); the client tries again, and the other replica answers.
+ */
+async function createWithRetry(r: RequestRef): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await env.admin.create(paths.requests(r.namespace), requestManifest(r.namespace, r.name, r.hostname, env.zoneId));
+      return;
+    } catch (err) {
+      if (isAlreadyExists(err)) return;
+      if (attempt >= 10 || !String(err).includes('failed calling webhook')) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    }
+  }
+}
+
 for (let trial = 1; trial <= trials(1); trial++) {
   t.test(`trial ${trial}: the leader dies mid-provisioning, the follower takes over, nothing is provisioned twice`, async (t) => {
     const [leaderSlot, followerSlot] = trial % 2 === 1 ? ['a', 'b'] : ['b', 'a'];
@@ -37,7 +55,7 @@ for (let trial = 1; trial <= trials(1); trial++) {
     t.notOk(follower.events.some((e) => e.event === 'leader'), 'the second replica follows');
 
     const since = Date.now();
-    await Promise.all(refs.map((r) => env.admin.create(paths.requests(r.namespace), requestManifest(r.namespace, r.name, r.hostname, env.zoneId))));
+    await Promise.all(refs.map((r) => createWithRetry(r)));
     const crash = await within(leader.crashed, 120_000, 'the leader to crash after requesting the certificate');
     const exit = await leader.exited;
     t.equal(exit.signal, 'SIGKILL', `the leader was SIGKILLed after ${crash.detail}`);
