@@ -1,18 +1,20 @@
 // `npm run bench [-- <set>]`: the benchmarks, each printing the machine first and its figures after.
 //   quick (default)  small sizes, a few seconds each: admission (100 and 10,000 holders), decision,
 //                    end to end (100 routes); reconcile only with --reconcile (needs moto + stand-in)
-//   admission        10,000 and 100,000 holders, 10 s per measurement
+//   admission        10,000 and 100,000 holders, 7 rounds of 3 s per server, alternating
 //   decision         100 / 10,000 / 100,000 holders
 //   e2e              1,000 routes through the API server
 //   reconcile [N..]  requests to Ready against moto with the load-balancer stand-in (default 100)
 //   full             admission, decision, e2e
 // Options: --json <file> writes every result; --cpu-prof <dir> profiles the benchmark servers;
+// admission: --scenario route,ghr-validate,ghr-mutate (default all three);
 // reconcile: --concurrency <n> overrides config.reconcile.concurrency, --keep skips the clean-up.
 // The local environment (npm run env:up) is needed for e2e and reconcile.
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { admissionTable, benchAdmission } from './admission/run.js';
 import { benchDecision, decisionTable } from './admission/decision.js';
+import type { ScenarioName } from './admission/dataset.js';
 import { benchEndToEnd, e2eTable } from './e2e/run.js';
 import { describeMachine, machineInfo } from './lib/machine.js';
 
@@ -26,6 +28,7 @@ const { values, positionals } = parseArgs({
     reconcile: { type: 'boolean', default: false },
     concurrency: { type: 'string' },
     keep: { type: 'boolean', default: false },
+    scenario: { type: 'string' },
   },
 });
 const [set = 'quick', ...rest] = positionals;
@@ -39,7 +42,7 @@ async function admission(sizes: number[], durationSeconds: number, warmupSeconds
   heading(`admission: production webhook server vs bare fastify, HTTPS, 32 connections, median of ${rounds} alternating rounds of ${durationSeconds} s`);
   const rows = await benchAdmission({
     sizes,
-    scenarios: ['route', 'ghr-validate', 'ghr-mutate'],
+    scenarios: values.scenario ? (values.scenario.split(',') as ScenarioName[]) : ['route', 'ghr-validate', 'ghr-mutate'],
     connections: 32,
     durationSeconds,
     warmupSeconds,
@@ -82,16 +85,16 @@ async function reconcile(sizes: number[]): Promise<void> {
 
 switch (set) {
   case 'quick':
-    await admission([100, 10_000], 2, 1, 2);
-    await decision([100, 10_000, 100_000], 200, 5);
+    await admission([100, 10_000], 2, 1, 4);
+    await decision([100, 10_000, 100_000], 200, 7);
     await e2e(100);
     if (values.reconcile) await reconcile([20]);
     break;
   case 'admission':
-    await admission([10_000, 100_000], 5, 2, 3);
+    await admission([10_000, 100_000], 3, 2, 7);
     break;
   case 'decision':
-    await decision([100, 10_000, 100_000], 500, 9);
+    await decision([100, 10_000, 100_000], 500, 15);
     break;
   case 'e2e':
     await e2e(Number(rest[0] ?? 1000));
@@ -100,8 +103,8 @@ switch (set) {
     await reconcile(rest.length ? rest.map(Number) : [100]);
     break;
   case 'full':
-    await admission([10_000, 100_000], 5, 2, 3);
-    await decision([100, 10_000, 100_000], 500, 9);
+    await admission([10_000, 100_000], 3, 2, 7);
+    await decision([100, 10_000, 100_000], 500, 15);
     await e2e(1000);
     break;
   default:

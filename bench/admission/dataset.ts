@@ -33,8 +33,10 @@ function namespaceCount(size: number): number {
 }
 
 /**
- * `size` hostnames: nine in ten exact names two labels below an apex (`s123.t45.opendi.com`), one in
- * ten a wildcard (`*.w129.opendi.com`); a quarter under in-muenchen.de.
+ * `size` hostnames: nine in ten exact names two labels below an apex (`s000123.t45.opendi.com`),
+ * one in ten a wildcard (`*.w000129.opendi.com`); a quarter under in-muenchen.de. The number is
+ * padded to the same width at every size, so a larger index does not also mean longer names (every
+ * step of a decision costs per character): the sizes differ only in how many names are held.
  */
 export function population(size: number): Population {
   const count = namespaceCount(size);
@@ -47,16 +49,21 @@ export function population(size: number): Population {
     const apex = i % 4 === 3 ? 'in-muenchen.de' : 'opendi.com';
     const entry = byNamespace.get(namespace)!;
     if (i % 10 === 9) {
-      const parent = `w${i}.${apex}`;
+      const parent = `w${serial(i)}.${apex}`;
       holders.push({ hostname: `*.${parent}`, namespace, request: `req-${i}` });
       entry.wildcardParents.push(parent);
     } else {
-      const hostname = `s${i}.t${i % 97}.${apex}`;
+      const hostname = `s${serial(i)}.t${i % 97}.${apex}`;
       holders.push({ hostname, namespace, request: `req-${i}` });
       entry.exact.push(hostname);
     }
   }
   return { size, holders, byNamespace, namespaces };
+}
+
+/** The hostname's number, 7 digits at every size (up to 10,000,000 holders). */
+function serial(i: number): string {
+  return String(i).padStart(7, '0');
 }
 
 /** Fills the index the way the claim and grant informers do (server/caches.ts): one claim and one grant per hostname. */

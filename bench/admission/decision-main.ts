@@ -2,12 +2,15 @@
 // with the production build and run as its own process (one per index size, so the heap and the
 // JIT start equal):
 //
-//   node dist/bench/admission/decision-main.js <holders> <milliseconds per round> <rounds>
+//   node dist/bench/admission/decision-main.js <holders> <milliseconds per round>
+//
+// then one line "round" on stdin per round (anything else ends it); answers one JSON line per round.
 //
 // Times checkRoute (policy/admission.ts, the pure decision the route webhook makes from the index)
 // and the decorated handler as production wires it (metrics, audit, errors around
 // validateRouteHandler), over the same route reviews the HTTP benchmark sends. Prints one JSON line.
 import { performance } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
 import { checkRoute, type AdmissionRequest } from '../../policy/admission.js';
 import { parsePlatformConfig } from '../../policy/config.js';
 import { HostnameOwnershipIndex } from '../../policy/ownership.js';
@@ -16,10 +19,9 @@ import { validateRouteHandler, type Handler } from '../../server/admission/handl
 import { withAudit, withErrors, withMetrics } from '../../server/admission/review.js';
 import { BENCH_DOMAINS, POOL_NAMESPACE, fillIndex, population, routeReviews } from './dataset.js';
 
-const [holdersArg, roundMsArg, roundsArg] = process.argv.slice(2);
+const [holdersArg, roundMsArg] = process.argv.slice(2);
 const holders = Number(holdersArg ?? 100);
 const roundMs = Number(roundMsArg ?? 300);
-const rounds = Number(roundsArg ?? 7);
 
 const config = parsePlatformConfig({ clusterId: 'bench', allowedDomains: BENCH_DOMAINS.map((domain) => ({ domain })), pool: { namespace: POOL_NAMESPACE } });
 const pop = population(holders);
@@ -82,22 +84,21 @@ async function timeHandler(): Promise<number> {
   return ((now - start) * 1e6) / ops;
 }
 
-const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
+const hostnamesPerRequest = requests.reduce((a, r) => a + ((r.object as { spec: { hostnames: string[] } }).spec.hostnames.length), 0) / requests.length;
+const send = (line: object) => process.stdout.write(`${JSON.stringify(line)}\n`);
 
-// One untimed round each to warm the JIT.
+// One untimed round each to warm the JIT, then rounds on request: the driver runs every index
+// size as its own process on the same core and asks them for rounds in turn, so a slow spell of
+// the machine (other tenants of the host, frequency) hits every size alike.
 timeSync();
 await timeHandler();
-const decision: number[] = [];
-const wrapped: number[] = [];
-const decisionCpu: number[] = [];
-const wrappedCpu: number[] = [];
-for (let i = 0; i < rounds; i++) {
-  decision.push(timeSync());
-  decisionCpu.push(lastCpuNs);
-  wrapped.push(await timeHandler());
-  wrappedCpu.push(lastCpuNs);
+send({ ready: true, holders, claims: index.claimCount, grants: index.grantCount, hostnamesPerRequest });
+const lines = createInterface({ input: process.stdin });
+for await (const line of lines) {
+  if (line.trim() !== 'round') break;
+  const decisionNs = timeSync();
+  const decisionCpuNs = lastCpuNs;
+  const handlerNs = await timeHandler();
+  send({ decisionNs, decisionCpuNs, handlerNs, handlerCpuNs: lastCpuNs, heapUsed: process.memoryUsage().heapUsed, sink });
 }
-const hostnamesPerRequest = requests.reduce((a, r) => a + ((r.object as { spec: { hostnames: string[] } }).spec.hostnames.length), 0) / requests.length;
-process.stdout.write(
-  `${JSON.stringify({ holders, claims: index.claimCount, grants: index.grantCount, decisionNs: median(decision), handlerNs: median(wrapped), decisionCpuNs: median(decisionCpu), handlerCpuNs: median(wrappedCpu), decisionRounds: decision, handlerRounds: wrapped, hostnamesPerRequest, heapUsed: process.memoryUsage().heapUsed, sink })}\n`,
-);
+lines.close();

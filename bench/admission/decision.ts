@@ -1,10 +1,11 @@
-// Driver of the decision micro-benchmark: one pinned process per index size (dist build), sizes in
-// turn and then in reverse; each process reports the median of its rounds, and the better of the
-// two passes is kept per size (a pass disturbed by other work on the machine only gets slower).
+// Driver of the decision micro-benchmark: one process per index size (dist build), all pinned to
+// one core, asked for rounds in turn; the median of the rounds is reported per size.
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { REPO_ROOT, buildProduction } from '../lib/build.js';
 import { loadAverageNow } from '../lib/machine.js';
-import { pinned, run } from '../lib/proc.js';
+import { pinned } from '../lib/proc.js';
 import { fmt, formatTable } from '../lib/stats.js';
 
 export interface DecisionRow {
@@ -19,44 +20,84 @@ export interface DecisionRow {
   loadAverage: string;
 }
 
-interface DecisionOutput {
-  holders: number;
+interface RoundOutput {
   decisionNs: number;
   handlerNs: number;
   decisionCpuNs: number;
   handlerCpuNs: number;
-  hostnamesPerRequest: number;
   heapUsed: number;
+}
+
+/** One size's process: set up once, then answers a JSON line per "round" line. */
+class SizeProcess {
+  private readonly child: ChildProcessWithoutNullStreams;
+  private readonly lines: AsyncIterator<string>;
+  private stderr = '';
+
+  constructor(
+    readonly holders: number,
+    command: string,
+    args: string[],
+  ) {
+    this.child = spawn(command, args, { cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child.stderr.on('data', (d: Buffer) => (this.stderr = (this.stderr + d.toString()).slice(-4000)));
+    this.lines = createInterface({ input: this.child.stdout })[Symbol.asyncIterator]();
+  }
+
+  async next<T>(): Promise<T> {
+    const line = await this.lines.next();
+    if (line.done) throw new Error(`the decision process for ${this.holders} holders ended early:\n${this.stderr}`);
+    return JSON.parse(line.value) as T;
+  }
+
+  async round(): Promise<RoundOutput> {
+    this.child.stdin.write('round\n');
+    return this.next<RoundOutput>();
+  }
+
+  async end(): Promise<void> {
+    const exited = new Promise((resolve) => this.child.once('close', resolve));
+    this.child.stdin.end('end\n');
+    await exited;
+  }
 }
 
 export async function benchDecision(options: { sizes: number[]; roundMs: number; rounds: number; cpuProfileDir?: string }): Promise<DecisionRow[]> {
   await buildProduction();
   const script = join(REPO_ROOT, 'dist/bench/admission/decision-main.js');
-  const passes: DecisionOutput[][] = [];
-  for (const order of [options.sizes, [...options.sizes].reverse()]) {
-    const pass: DecisionOutput[] = [];
-    for (const holders of order) {
-      const profile = options.cpuProfileDir ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProfileDir] : [];
-      const [cmd, args] = pinned(0, process.execPath, [...profile, script, String(holders), String(options.roundMs), String(options.rounds)]);
-      const { stdout } = await run(cmd, args, { cwd: REPO_ROOT });
-      pass.push(JSON.parse(stdout.trim().split('\n').pop()!) as DecisionOutput);
-    }
-    passes.push(pass);
-  }
-  return options.sizes.map((holders) => {
-    const results = passes.flatMap((p) => p.filter((r) => r.holders === holders));
-    const mid = (values: number[]) => values.sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)]!;
-    return {
-      holders,
-      decisionNs: mid(results.map((r) => r.decisionNs)),
-      handlerNs: mid(results.map((r) => r.handlerNs)),
-      decisionCpuNs: mid(results.map((r) => r.decisionCpuNs)),
-      handlerCpuNs: mid(results.map((r) => r.handlerCpuNs)),
-      hostnamesPerRequest: results[0]!.hostnamesPerRequest,
-      heapUsedBytes: results[0]!.heapUsed,
-      loadAverage: loadAverageNow(),
-    };
+  // Every size as its own process (own heap and JIT), all pinned to one core; one runs a round at
+  // a time. Rounds go through the sizes in turn, ascending and then descending, so each size
+  // meets the machine's slow and fast spells alike (runs one size after another differed by 2x).
+  const processes = options.sizes.map((holders) => {
+    const profile = options.cpuProfileDir ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProfileDir] : [];
+    const [cmd, args] = pinned(0, process.execPath, [...profile, script, String(holders), String(options.roundMs)]);
+    return new SizeProcess(holders, cmd, args);
   });
+  try {
+    const ready = new Map<number, { hostnamesPerRequest: number }>();
+    for (const p of processes) ready.set(p.holders, await p.next<{ hostnamesPerRequest: number }>());
+    const rounds = new Map<number, RoundOutput[]>(options.sizes.map((holders) => [holders, []]));
+    for (let i = 0; i < options.rounds; i++) {
+      const order = i % 2 === 0 ? processes : [...processes].reverse();
+      for (const p of order) rounds.get(p.holders)!.push(await p.round());
+    }
+    const mid = (values: number[]) => values.sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)]!;
+    return options.sizes.map((holders) => {
+      const results = rounds.get(holders)!;
+      return {
+        holders,
+        decisionNs: mid(results.map((r) => r.decisionNs)),
+        handlerNs: mid(results.map((r) => r.handlerNs)),
+        decisionCpuNs: mid(results.map((r) => r.decisionCpuNs)),
+        handlerCpuNs: mid(results.map((r) => r.handlerCpuNs)),
+        hostnamesPerRequest: ready.get(holders)!.hostnamesPerRequest,
+        heapUsedBytes: results.at(-1)!.heapUsed,
+        loadAverage: loadAverageNow(),
+      };
+    });
+  } finally {
+    await Promise.all(processes.map((p) => p.end()));
+  }
 }
 
 export function decisionTable(rows: DecisionRow[]): string {

@@ -38,6 +38,10 @@ export interface AdmissionRow {
   load: LoadResult;
   /** reviews/s of each round. */
   rounds: number[];
+  /** Median over the rounds of reviews/s against the bare server's in the same round. */
+  vsBare: number;
+  /** Median over the rounds of the bare server's CPU per review against this one's, same round. */
+  cpuVsBare: number;
   /** Server CPU time (user + system) per review, median over the rounds. */
   cpuUsPerReview: number;
   rssBytes: number;
@@ -168,7 +172,9 @@ export async function benchAdmission(options: AdmissionBenchOptions): Promise<Ad
       }
       const rounds = new Map<RunningServer, { loads: LoadResult[]; cpuUs: number[]; handlerMs: number[]; claimReads: number; claimCreates: number }>();
       for (let round = 0; round < options.rounds; round++) {
-        for (const { spec, server } of servers) {
+        // Forward, then backward (A B C, C B A, ...): a drift in the machine's speed during a
+        // round favours no server, and each orchestrator round has a bare round next to it.
+        for (const { spec, server } of round % 2 === 0 ? servers : [...servers].reverse()) {
           const url = `https://127.0.0.1:${server.port}${SCENARIO_PATHS[scenario]}`;
           const before = spec.holders !== undefined ? await server.stats() : undefined;
           const cpuBefore = processCpuSeconds(server.child.pid!);
@@ -189,9 +195,13 @@ export async function benchAdmission(options: AdmissionBenchOptions): Promise<Ad
           rounds.set(server, entry);
         }
       }
+      const bareEntry = rounds.get(servers[0]!.server)!;
       for (const { spec, server } of servers) {
         const entry = rounds.get(server)!;
         const memory = processMemory(server.child.pid!);
+        // Paired: each round's figure against the bare server's in the same round, then the median.
+        const vsBare = median(entry.loads.map((l, i) => l.rps / bareEntry.loads[i]!.rps));
+        const cpuVsBare = median(entry.cpuUs.map((us, i) => bareEntry.cpuUs[i]! / us));
         const load = medianLoad(entry.loads);
         const row: AdmissionRow = {
           server: spec.label,
@@ -199,6 +209,8 @@ export async function benchAdmission(options: AdmissionBenchOptions): Promise<Ad
           scenario,
           load,
           rounds: entry.loads.map((l) => Math.round(l.rps)),
+          vsBare,
+          cpuVsBare,
           cpuUsPerReview: median(entry.cpuUs),
           rssBytes: memory.rss,
           peakRssBytes: memory.peakRss,
@@ -207,7 +219,7 @@ export async function benchAdmission(options: AdmissionBenchOptions): Promise<Ad
         };
         rows.push(row);
         process.stdout.write(
-          `  ${spec.label}${spec.holders !== undefined ? ` ${spec.holders}` : ''} ${scenario}: ${fmt.int(load.rps)}/s (rounds ${row.rounds.join(', ')}) p50 ${fmt.ms(load.p50Ms)} p99 ${fmt.ms(load.p99Ms)} max ${fmt.ms(load.maxMs)} ms, errors ${load.errors}, CPU ${fmt.int(row.cpuUsPerReview)} us/review, RSS ${fmt.mib(memory.rss)} MiB (load ${row.loadAverage})\n`,
+          `  ${spec.label}${spec.holders !== undefined ? ` ${spec.holders}` : ''} ${scenario}: ${fmt.int(load.rps)}/s (rounds ${row.rounds.join(', ')}; ${fmt.ratio(vsBare)} of bare, paired by round) p50 ${fmt.ms(load.p50Ms)} p99 ${fmt.ms(load.p99Ms)} max ${fmt.ms(load.maxMs)} ms, errors ${load.errors}, CPU ${fmt.int(row.cpuUsPerReview)} us/review, RSS ${fmt.mib(memory.rss)} MiB (load ${row.loadAverage})\n`,
         );
       }
     }
@@ -236,14 +248,6 @@ function medianLoad(loads: LoadResult[]): LoadResult {
 
 export function admissionTable(rows: AdmissionRow[]): string {
   const scenarios = [...new Set(rows.map((r) => r.scenario))];
-  const bareRps = (scenario: ScenarioName) => {
-    const bare = rows.filter((r) => r.server === 'bare' && r.scenario === scenario);
-    return bare.reduce((a, r) => a + r.load.rps, 0) / bare.length;
-  };
-  const bareCpu = (scenario: ScenarioName) => {
-    const bare = rows.filter((r) => r.server === 'bare' && r.scenario === scenario);
-    return bare.reduce((a, r) => a + r.cpuUsPerReview, 0) / bare.length;
-  };
   const table: Array<Array<string | number>> = [
     ['server', 'holders', 'scenario', 'reviews/s', 'rounds', 'vs bare', 'CPU us/review', 'bare/this CPU', 'p50 ms', 'p99 ms', 'max ms', 'errors', 'handler ms', 'claim reads', 'RSS MiB', 'load avg'],
   ];
@@ -255,9 +259,9 @@ export function admissionTable(rows: AdmissionRow[]): string {
         scenario === 'ghr-validate' ? 'ghr-validate (in-memory claims)' : scenario,
         fmt.int(r.load.rps),
         r.rounds.map((v) => fmt.int(v)).join(' / '),
-        r.server === 'bare' ? '1.00x' : fmt.ratio(r.load.rps / bareRps(scenario)),
+        fmt.ratio(r.vsBare),
         fmt.int(r.cpuUsPerReview),
-        r.server === 'bare' ? '1.00x' : fmt.ratio(bareCpu(scenario) / r.cpuUsPerReview),
+        fmt.ratio(r.cpuVsBare),
         fmt.ms(r.load.p50Ms),
         fmt.ms(r.load.p99Ms),
         fmt.ms(r.load.maxMs),
