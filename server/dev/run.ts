@@ -95,6 +95,9 @@ async function main(): Promise<void> {
         leaseDurationMs: 6_000,
         renewIntervalMs: 2_000,
         batchWindowMs: 200,
+        // moto accepts a CREATE over an existing record (Route53 refuses it): re-read the zone
+        // before every CREATE, so the demo never writes over a record it did not see.
+        zoneFreshMs: 0,
         observer: { describeBaseMs: 1_000, listenerBaseMs: 500, loadBalancerMinIntervalMs: 1_000 },
       })),
   });
