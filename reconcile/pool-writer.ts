@@ -2,14 +2,16 @@
 // annotations; this keeps them in memory (loaded from the cache when leadership starts, updated
 // only after a successful write) and serialises every change to the pool behind one lock, since
 // many requests share a Gateway and first-fit needs a consistent view. Gateway and
-// LoadBalancerConfiguration are written with server-side apply, only when different.
+// LoadBalancerConfiguration are written with server-side apply, only when different. Placements
+// that arrive within a short window are decided in order and written together: one apply per
+// Gateway instead of one per request (the controller reprograms the listener per change, too).
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Gateway, LoadBalancerConfiguration, PoolPlacement } from '../policy/api.js';
 import type { PlatformConfig } from '../policy/config.js';
 import type { Logger } from '../server/log.js';
 import type { KubeRest} from '../server/kube/rest.js';
 import { paths } from '../server/kube/rest.js';
-import { findPlacement, placeRequest, poolFromLbConfigs, withPlacement, withoutPlacement, type PoolGateway, type PoolKey } from './placement.js';
+import { findPlacement, placeRequest, poolFromLbConfigs, withPlacement, withoutPlacement, type PlacementDecision, type PoolGateway, type PoolKey } from './placement.js';
 import { desiredGateway, desiredLbConfig, upToDate } from './pool.js';
 
 export const FIELD_MANAGER = 'gateway-orchestrator';
@@ -48,6 +50,15 @@ export interface PoolWriterOptions {
   namespacesOf: (p: PoolPlacement) => readonly string[];
   gatewayFromCache: (name: string) => (Gateway & KubernetesObject) | undefined;
   lbConfigFromCache: (name: string) => (LoadBalancerConfiguration & KubernetesObject) | undefined;
+  /** How long placements gather before they are written together (default 150 ms, as Route53 batches). */
+  windowMs?: number;
+}
+
+interface QueuedPlacement {
+  key: PoolKey;
+  entry: PoolPlacement;
+  resolve: (gateway: string) => void;
+  reject: (err: unknown) => void;
 }
 
 export class PoolWriter {
@@ -56,6 +67,7 @@ export class PoolWriter {
   /** What our last write returned, per name: fresher than the cache right after a write. */
   private readonly writtenGateways = new Map<string, Gateway>();
   private readonly writtenLbConfigs = new Map<string, LoadBalancerConfiguration>();
+  private queued: QueuedPlacement[] = [];
 
   constructor(private readonly o: PoolWriterOptions) {}
 
@@ -83,16 +95,53 @@ export class PoolWriter {
     return newer(this.o.lbConfigFromCache(name), this.writtenLbConfigs.get(name));
   }
 
-  /** Places (or updates) a request's entry; returns the Gateway it is on. */
+  /**
+   * Places (or updates) a request's entry; resolves with the Gateway it is on once that Gateway's
+   * objects say so. Placements queued within the window are written together.
+   */
   place(key: PoolKey, entry: PoolPlacement): Promise<string> {
-    return this.lock.run(async () => {
-      const decision = placeRequest(this.gateways, key, entry.requestUID, this.o.config);
-      const next = withPlacement(this.gateways, decision.gateway, key, entry);
-      await this.write(next.find((g) => g.name === decision.gateway)!);
-      this.gateways = next;
-      if (decision.kind !== 'existing') this.o.log.info({ hostname: entry.hostname, gateway: decision.gateway, decision: decision.kind }, 'placed hostname');
-      return decision.gateway;
+    return new Promise((resolve, reject) => {
+      this.queued.push({ key, entry, resolve, reject });
+      if (this.queued.length > 1) return;
+      const windowMs = this.o.windowMs ?? 150;
+      setTimeout(() => void this.lock.run(() => this.placeQueued()), windowMs);
     });
+  }
+
+  /**
+   * Decides the queued placements in arrival order (each sees the ones before it), then writes
+   * each Gateway they touch once. The memory takes a Gateway's new placements only once its write
+   * succeeded, so it never says more than the cluster; the placements on a Gateway whose write
+   * failed are refused and their requests retry.
+   */
+  private async placeQueued(): Promise<void> {
+    const batch = this.queued;
+    this.queued = [];
+    let next = this.gateways;
+    const decided: Array<{ queued: QueuedPlacement; gateway: string; kind: PlacementDecision['kind'] }> = [];
+    for (const queued of batch) {
+      const decision = placeRequest(next, queued.key, queued.entry.requestUID, this.o.config);
+      next = withPlacement(next, decision.gateway, queued.key, queued.entry);
+      decided.push({ queued, gateway: decision.gateway, kind: decision.kind });
+    }
+    const failed = new Map<string, unknown>();
+    for (const name of new Set(decided.map((d) => d.gateway))) {
+      try {
+        await this.write(next.find((g) => g.name === name)!);
+      } catch (err) {
+        failed.set(name, err);
+      }
+    }
+    const before = new Map(this.gateways.map((g) => [g.name, g]));
+    this.gateways = next.flatMap((g) => (!failed.has(g.name) ? [g] : before.has(g.name) ? [before.get(g.name)!] : []));
+    for (const d of decided) {
+      if (failed.has(d.gateway)) {
+        d.queued.reject(failed.get(d.gateway));
+        continue;
+      }
+      if (d.kind !== 'existing') this.o.log.info({ hostname: d.queued.entry.hostname, gateway: d.gateway, decision: d.kind, together: batch.length }, 'placed hostname');
+      d.queued.resolve(d.gateway);
+    }
   }
 
   unplace(requestUID: string): Promise<void> {

@@ -35,6 +35,7 @@ export interface ReconcilerOptions {
   zoneNames: Map<string, string>;
   /** Overrides config.reconcile.resyncSeconds (tests). */
   resyncMs?: number;
+  /** How long Route53 changes and pool placements gather before one write (default 150 ms). */
   batchWindowMs?: number;
   /**
    * A zone read longer ago than this is re-read before records are CREATEd in it. Default: never
@@ -104,6 +105,7 @@ export class Reconciler {
       },
       gatewayFromCache: (name) => caches.gateways.get(name, config.pool.namespace),
       lbConfigFromCache: (name) => caches.lbConfigs.get(name, config.pool.namespace),
+      ...(o.batchWindowMs !== undefined ? { windowMs: o.batchWindowMs } : {}),
     });
     this.events = new EventRecorder(rest, o.log.child({ component: 'events' }), REPORTING_CONTROLLER);
     this.claimStore = new ClaimStore(rest);
