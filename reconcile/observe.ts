@@ -345,6 +345,17 @@ export class Observer implements SnapshotView {
     if (state.certificates && settled(state.certificates)) state.listenerPolls = 0;
   }
 
+  /**
+   * We just changed what this ALB's listener should carry (a LoadBalancerConfiguration written):
+   * poll it at the base interval again instead of the back-off its quiet spell built up.
+   */
+  expectListenerChange(dnsName: string): void {
+    const state = this.loadBalancers.get(dnsName);
+    if (!state) return;
+    state.listenerPolls = 0;
+    state.nextListenerReadAt = Math.min(state.nextListenerReadAt, this.now() + this.o.listenerBaseMs);
+  }
+
   listenerDueInMs(state: LoadBalancerState): number {
     return Math.max(0, state.nextListenerReadAt - this.now());
   }

@@ -52,6 +52,8 @@ export interface PoolWriterOptions {
   lbConfigFromCache: (name: string) => (LoadBalancerConfiguration & KubernetesObject) | undefined;
   /** How long placements gather before they are written together (default 150 ms, as Route53 batches). */
   windowMs?: number;
+  /** After a Gateway's LoadBalancerConfiguration was written with new content. */
+  onLbConfigWritten?: (gateway: string) => void;
 }
 
 interface QueuedPlacement {
@@ -174,6 +176,7 @@ export class PoolWriter {
     if (!upToDate(lbc, this.lbConfig(g.name))) {
       const written = await rest.patch<LoadBalancerConfiguration>(paths.lbConfigs(ns, g.name), 'apply', lbc, { fieldManager: FIELD_MANAGER, force: true });
       this.writtenLbConfigs.set(g.name, written);
+      this.o.onLbConfigWritten?.(g.name);
     }
     if (!upToDate(gw, this.gateway(g.name))) {
       const written = await rest.patch<Gateway>(paths.gateways(ns, g.name), 'apply', gw, { fieldManager: FIELD_MANAGER, force: true });

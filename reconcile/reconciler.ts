@@ -106,6 +106,11 @@ export class Reconciler {
       gatewayFromCache: (name) => caches.gateways.get(name, config.pool.namespace),
       lbConfigFromCache: (name) => caches.lbConfigs.get(name, config.pool.namespace),
       ...(o.batchWindowMs !== undefined ? { windowMs: o.batchWindowMs } : {}),
+      // The controller will reprogram that ALB's listener: look at it again soon.
+      onLbConfigWritten: (name) => {
+        const address = gatewayAddress(this.pool.gateway(name));
+        if (address) this.observer.expectListenerChange(address);
+      },
     });
     this.events = new EventRecorder(rest, o.log.child({ component: 'events' }), REPORTING_CONTROLLER);
     this.claimStore = new ClaimStore(rest);

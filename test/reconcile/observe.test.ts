@@ -280,3 +280,31 @@ t.test('a listener read that finds the certificates changed is reported, one tha
   await o.pollListener(lb, (certs) => certs.has('arn:c/3'));
   t.same(changes, ['lb1.elb arn:c/1,arn:c/2'], 'the controller attached arn:c/2: reported once');
 });
+
+t.test('a LoadBalancerConfiguration just written brings the listener polls back to the base interval', async (t) => {
+  const f = fakePorts();
+  f.ports.elbv2.describeListenerCertificates = async (arn) => {
+    f.calls.push(`DescribeListenerCertificates ${arn}`);
+    return ['arn:c/1'];
+  };
+  let now = 0;
+  const o = new Observer(f.ports, { now: () => now, listenerBaseMs: 1000, listenerMaxMs: 30_000 });
+  await o.refresh({ zoneIds: [], loadBalancerDnsNames: ['lb1.elb'] });
+  const lb = o.loadBalancers.get('lb1.elb')!;
+  // A quiet listener: reads at 0, 1, 3, 7, 15 s; the next one would be at 31 s.
+  for (; now <= 16_000; now += 1000) await o.pollListener(lb, () => false);
+  t.equal(now, 17_000);
+  t.equal(o.listenerDueInMs(lb), 14_000, 'backed off: the next read at 31 s');
+  o.expectListenerChange('lb1.elb');
+  t.equal(o.listenerDueInMs(lb), 1000, 'due after the base interval once we changed what it should carry');
+  now += 1000;
+  const before = f.calls.length;
+  await o.pollListener(lb, () => false);
+  t.equal(f.calls.length, before + 1, 'read at once');
+  t.equal(o.listenerDueInMs(lb), 1000, 'then again after the base interval');
+  now += 1000;
+  await o.pollListener(lb, () => false);
+  t.equal(o.listenerDueInMs(lb), 2000, 'and backs off from there while nothing changes');
+  o.expectListenerChange('unknown.elb');
+  t.pass('an ALB not in the snapshot is ignored');
+});

@@ -42,8 +42,9 @@ const placement = (i: number): PoolPlacement => ({
   certificateArn: `arn:aws:acm:eu-central-1:111122223333:certificate/c-${i}`,
 });
 
-function writer(rest: KubeRest, windowMs = 20) {
+function writer(rest: KubeRest, windowMs = 20, onLbConfigWritten?: (gateway: string) => void) {
   return new PoolWriter({
+    ...(onLbConfigWritten ? { onLbConfigWritten } : {}),
     rest,
     config,
     log: createLogger('silent'),
@@ -59,8 +60,10 @@ const placementsIn = (a: Apply) => (JSON.parse(a.body.metadata.annotations?.[ANN
 
 t.test('placements that arrive together are written with one apply per Gateway, in arrival order', async (t) => {
   const { rest, applies } = fakeRest();
-  const pool = writer(rest);
+  const written: string[] = [];
+  const pool = writer(rest, 20, (name) => written.push(name));
   const gateways = await Promise.all([1, 2, 3, 4, 5].map((i) => pool.place(key, placement(i))));
+  t.same(written, ['gw-01', 'gw-02'], 'each written configuration is announced (the reconciler then watches that listener closely)');
   t.same(gateways, ['gw-01', 'gw-01', 'gw-01', 'gw-02', 'gw-02'], 'first-fit over the batch: the fourth request overflows to a new Gateway');
   const lbc = lbConfigApplies(applies);
   t.same(
