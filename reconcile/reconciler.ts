@@ -35,7 +35,7 @@ export interface ReconcilerOptions {
   zoneNames: Map<string, string>;
   /** Overrides config.reconcile.resyncSeconds (tests). */
   resyncMs?: number;
-  /** How long Route53 changes and pool placements gather before one write (default 150 ms). */
+  /** How long Route53 changes gather before one change batch (default 150 ms). */
   batchWindowMs?: number;
   /**
    * A zone read longer ago than this is re-read before records are CREATEd in it. Default: never
@@ -105,7 +105,6 @@ export class Reconciler {
       },
       gatewayFromCache: (name) => caches.gateways.get(name, config.pool.namespace),
       lbConfigFromCache: (name) => caches.lbConfigs.get(name, config.pool.namespace),
-      ...(o.batchWindowMs !== undefined ? { windowMs: o.batchWindowMs } : {}),
       // The controller will reprogram that ALB's listener: look at it again soon.
       onLbConfigWritten: (name) => {
         const address = gatewayAddress(this.pool.gateway(name));

@@ -109,6 +109,10 @@ process.on('message', (message: { type: string; id: number }) => {
       void (async () => {
         if (!reconciler) throw new Error('the reconciler has not started (not leader?)');
         await reconciler.idle();
+        // A periodic resync in flight would be joined and counted from its middle: let it finish,
+        // so the one measured is a whole resync of its own.
+        await reconciler.resync();
+        await reconciler.idle();
         const before = await awsCallCounts();
         const kubeBefore = await kubeRequestCounts();
         const resyncsBefore = reconciler.resyncs;
