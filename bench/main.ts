@@ -14,7 +14,7 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { admissionTable, benchAdmission } from './admission/run.js';
 import { benchDecision, decisionTable } from './admission/decision.js';
-import type { ScenarioName } from './admission/dataset.js';
+import { SCENARIO_PATHS, type ScenarioName } from './admission/dataset.js';
 import { benchEndToEnd, e2eTable } from './e2e/run.js';
 import { describeMachine, machineInfo } from './lib/machine.js';
 
@@ -38,11 +38,24 @@ function heading(title: string): void {
   process.stdout.write(`\n== ${title}\n${describeMachine()}\n`);
 }
 
+/** --scenario as a list, refused with the known names when it names another. */
+function scenarios(): ScenarioName[] {
+  const known = Object.keys(SCENARIO_PATHS) as ScenarioName[];
+  if (!values.scenario) return known;
+  const asked = values.scenario.split(',').map((s) => s.trim());
+  const unknown = asked.filter((s) => !known.includes(s as ScenarioName));
+  if (unknown.length > 0) {
+    process.stderr.write(`unknown scenario ${unknown.map((s) => `"${s}"`).join(', ')} (known: ${known.join(', ')})\n`);
+    process.exit(2);
+  }
+  return asked as ScenarioName[];
+}
+
 async function admission(sizes: number[], durationSeconds: number, warmupSeconds: number, rounds: number): Promise<void> {
   heading(`admission: production webhook server vs bare fastify, HTTPS, 32 connections, median of ${rounds} alternating rounds of ${durationSeconds} s`);
   const rows = await benchAdmission({
     sizes,
-    scenarios: values.scenario ? (values.scenario.split(',') as ScenarioName[]) : ['route', 'ghr-validate', 'ghr-mutate'],
+    scenarios: scenarios(),
     connections: 32,
     durationSeconds,
     warmupSeconds,

@@ -50,13 +50,6 @@ export interface PoolWriterOptions {
   namespacesOf: (p: PoolPlacement) => readonly string[];
   gatewayFromCache: (name: string) => (Gateway & KubernetesObject) | undefined;
   lbConfigFromCache: (name: string) => (LoadBalancerConfiguration & KubernetesObject) | undefined;
-  /**
-   * How long placements gather before they are written together. Default 0: those that arrive
-   * while a write is in flight (or in the same tick) go together, and none waits longer for it.
-   * A placement holds one of the reconciler's workers while it waits: with a 150 ms window the
-   * claims of a 5,000-request benchmark ran 9% slower (one run; docs/BENCHMARKS.md).
-   */
-  windowMs?: number;
   /** After a Gateway's LoadBalancerConfiguration was written with new content. */
   onLbConfigWritten?: (gateway: string) => void;
 }
@@ -104,14 +97,13 @@ export class PoolWriter {
 
   /**
    * Places (or updates) a request's entry; resolves with the Gateway it is on once that Gateway's
-   * objects say so. Placements queued within the window are written together.
+   * objects say so. Placements that queue up meanwhile (while a write holds the lock) are written
+   * together. No gathering window: a placement holds a reconcile worker while it waits.
    */
   place(key: PoolKey, entry: PoolPlacement): Promise<string> {
     return new Promise((resolve, reject) => {
       this.queued.push({ key, entry, resolve, reject });
-      if (this.queued.length > 1) return;
-      const windowMs = this.o.windowMs ?? 0;
-      setTimeout(() => void this.lock.run(() => this.placeQueued()), windowMs);
+      if (this.queued.length === 1) setImmediate(() => void this.lock.run(() => this.placeQueued()));
     });
   }
 
@@ -126,10 +118,16 @@ export class PoolWriter {
     this.queued = [];
     let next = this.gateways;
     const decided: Array<{ queued: QueuedPlacement; gateway: string; kind: PlacementDecision['kind'] }> = [];
-    for (const queued of batch) {
-      const decision = placeRequest(next, queued.key, queued.entry.requestUID, this.o.config);
-      next = withPlacement(next, decision.gateway, queued.key, queued.entry);
-      decided.push({ queued, gateway: decision.gateway, kind: decision.kind });
+    try {
+      for (const queued of batch) {
+        const decision = placeRequest(next, queued.key, queued.entry.requestUID, this.o.config);
+        next = withPlacement(next, decision.gateway, queued.key, queued.entry);
+        decided.push({ queued, gateway: decision.gateway, kind: decision.kind });
+      }
+    } catch (err) {
+      // Nothing written: every caller hears of it (none may wait forever).
+      for (const queued of batch) queued.reject(err);
+      return;
     }
     const failed = new Map<string, unknown>();
     for (const name of new Set(decided.map((d) => d.gateway))) {

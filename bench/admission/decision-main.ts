@@ -8,7 +8,7 @@
 //
 // Times checkRoute (policy/admission.ts, the pure decision the route webhook makes from the index)
 // and the decorated handler as production wires it (metrics, audit, errors around
-// validateRouteHandler), over the same route reviews the HTTP benchmark sends. Prints one JSON line.
+// validateRouteHandler), over the same route reviews the HTTP benchmark sends.
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { checkRoute, type AdmissionRequest } from '../../policy/admission.js';

@@ -42,7 +42,7 @@ const placement = (i: number): PoolPlacement => ({
   certificateArn: `arn:aws:acm:eu-central-1:111122223333:certificate/c-${i}`,
 });
 
-function writer(rest: KubeRest, windowMs = 20, onLbConfigWritten?: (gateway: string) => void) {
+function writer(rest: KubeRest, onLbConfigWritten?: (gateway: string) => void) {
   return new PoolWriter({
     ...(onLbConfigWritten ? { onLbConfigWritten } : {}),
     rest,
@@ -51,7 +51,6 @@ function writer(rest: KubeRest, windowMs = 20, onLbConfigWritten?: (gateway: str
     namespacesOf: (p) => [p.namespace],
     gatewayFromCache: () => undefined,
     lbConfigFromCache: () => undefined,
-    windowMs,
   });
 }
 
@@ -61,7 +60,7 @@ const placementsIn = (a: Apply) => (JSON.parse(a.body.metadata.annotations?.[ANN
 t.test('placements that arrive together are written with one apply per Gateway, in arrival order', async (t) => {
   const { rest, applies } = fakeRest();
   const written: string[] = [];
-  const pool = writer(rest, 20, (name) => written.push(name));
+  const pool = writer(rest, (name) => written.push(name));
   const gateways = await Promise.all([1, 2, 3, 4, 5].map((i) => pool.place(key, placement(i))));
   t.same(written, ['gw-01', 'gw-02'], 'each written configuration is announced (the reconciler then watches that listener closely)');
   t.same(gateways, ['gw-01', 'gw-01', 'gw-01', 'gw-02', 'gw-02'], 'first-fit over the batch: the fourth request overflows to a new Gateway');
@@ -109,7 +108,7 @@ t.test('a Gateway whose write fails: its placements are refused and left out of 
 
 t.test('placing a request again (a new certificate) updates its entry on the same Gateway', async (t) => {
   const { rest, applies } = fakeRest();
-  const pool = writer(rest, 0);
+  const pool = writer(rest);
   await pool.place(key, placement(1));
   const renewed = { ...placement(1), certificateArn: 'arn:aws:acm:eu-central-1:111122223333:certificate/c-1-new' };
   t.equal(await pool.place(key, renewed), 'gw-01');
