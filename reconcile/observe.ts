@@ -97,6 +97,9 @@ export class Observer implements SnapshotView {
   private readonly zoneWrites = new Map<string, number>();
   private certificateWrites = 0;
   private lastLoadBalancerRead = -Infinity;
+  private loadBalancerReadsStarted = 0;
+  /** DNS names asked for and not found yet -> loadBalancerReadsStarted when first asked. */
+  private readonly loadBalancerAskedAt = new Map<string, number>();
   private loadBalancerRead: Promise<void> | undefined;
   private readonly now: () => number;
   private readonly o: Required<Omit<ObserverOptions, 'now' | 'onZone' | 'onListenerChange'>>;
@@ -174,6 +177,7 @@ export class Observer implements SnapshotView {
 
   private async readLoadBalancers(): Promise<void> {
     this.lastLoadBalancerRead = this.now();
+    this.loadBalancerReadsStarted++;
     const lbs = await this.ports.elbv2.describeLoadBalancers();
     const seen = new Set<string>();
     for (const lb of lbs) {
@@ -252,7 +256,8 @@ export class Observer implements SnapshotView {
       this.missingCertificates.set(arn, this.now() + 30_000);
       return undefined;
     }
-    const state: CertificateState = { arn, domainName: detail.domainName, status: detail.status, inUse: detail.inUse, describeFailures: 0, nextDescribeAt: 0 };
+    // Just described: the next look is one base interval away, not at once.
+    const state: CertificateState = { arn, domainName: detail.domainName, status: detail.status, inUse: detail.inUse, describeFailures: 0, nextDescribeAt: this.now() + this.o.describeBaseMs };
     this.applyDetail(state, detail);
     this.certificates.set(arn, state);
     return state;
@@ -275,8 +280,11 @@ export class Observer implements SnapshotView {
       return undefined;
     }
     const before = state.status;
+    const hadRecords = state.validationRecords !== undefined;
     this.applyDetail(state, detail);
-    if (state.status !== before) state.describeFailures = 0;
+    // Progress (a new status, or the validation records just filled in: the request's first
+    // look) starts the back-off over; only a look that finds nothing new lengthens it.
+    if (state.status !== before || (!hadRecords && state.validationRecords !== undefined)) state.describeFailures = 0;
     else state.describeFailures++;
     state.nextDescribeAt = this.now() + backoff(state.describeFailures, this.o.describeBaseMs, this.o.describeMaxMs);
     return state;
@@ -312,15 +320,38 @@ export class Observer implements SnapshotView {
     return undefined;
   }
 
-  /** The ALB behind a DNS name; DescribeLoadBalancers when it is new to us (at most every few seconds). */
+  /**
+   * The ALB behind a DNS name (a Gateway's address). A name no DescribeLoadBalancers could have
+   * seen yet (none started since it was first asked for) is read at once: a new Gateway's ALB
+   * is found as soon as its address shows. A name a read has already missed (not an ALB, or
+   * AWS not showing it yet) is read again at most every loadBalancerMinIntervalMs.
+   */
   async ensureLoadBalancer(dnsName: string): Promise<LoadBalancerState | undefined> {
     const known = this.loadBalancers.get(dnsName);
-    if (known) return known;
-    if (this.now() - this.lastLoadBalancerRead >= this.o.loadBalancerMinIntervalMs) {
+    if (known) {
+      this.loadBalancerAskedAt.delete(dnsName);
+      return known;
+    }
+    let askedAt = this.loadBalancerAskedAt.get(dnsName);
+    if (askedAt === undefined) {
+      askedAt = this.loadBalancerReadsStarted;
+      this.loadBalancerAskedAt.set(dnsName, askedAt);
+    }
+    // A read under way may have started before the name was asked for: wait for it, then judge.
+    if (this.loadBalancerRead) await this.loadBalancerRead;
+    const found = this.loadBalancers.get(dnsName);
+    if (found) return found;
+    const unseen = this.loadBalancerReadsStarted === askedAt;
+    if (unseen || this.loadBalancerDueInMs() === 0) {
       this.loadBalancerRead ??= this.readLoadBalancers().finally(() => (this.loadBalancerRead = undefined));
       await this.loadBalancerRead;
     }
     return this.loadBalancers.get(dnsName);
+  }
+
+  /** When ensureLoadBalancer reads again for a name the last read did not find (ms from now). */
+  loadBalancerDueInMs(): number {
+    return Math.max(0, this.lastLoadBalancerRead + this.o.loadBalancerMinIntervalMs - this.now());
   }
 
   /**

@@ -372,8 +372,10 @@ export class Reconciler {
       case 'listener':
         return { requeueAfterMs: Math.max(500, input.loadBalancer ? this.observer.listenerDueInMs(input.loadBalancer) : 2_000) };
       case 'gateway':
-      case 'load-balancer':
+        // The Gateway's events (an address, a configuration) bring the request back sooner.
         return { requeueAfterMs: 5_000 };
+      case 'load-balancer':
+        return { requeueAfterMs: Math.max(500, this.observer.loadBalancerDueInMs()) };
       case 'claim':
         return { requeueAfterMs: 2_000 };
       default:

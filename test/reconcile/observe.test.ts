@@ -107,9 +107,11 @@ t.test('pending certificates are polled with back-off', async (t) => {
     await o.ensureCertificateDetail('arn:c/1');
     if (f.calls.length > before) times.push(now);
   }
-  t.same(times, [0, 2000, 6000, 14000], 'waits 2s, 4s, 8s (capped) between describes');
+  // The first describe brings the validation records (progress): the next look is one base
+  // interval later; looks that find nothing new back off from there.
+  t.same(times, [0, 1000, 3000, 7000, 15000], 'waits 1s after the records, then 2s, 4s, 8s (capped)');
   f.certs.set('arn:c/1', f.cert(1, 'ISSUED'));
-  now = 22_000;
+  now = 23_000;
   const state = await o.ensureCertificateDetail('arn:c/1');
   t.equal(state?.status, 'ISSUED');
   t.equal(o.describeDueInMs('arn:c/1') >= 0, true);
@@ -307,4 +309,85 @@ t.test('a LoadBalancerConfiguration just written brings the listener polls back 
   t.equal(o.listenerDueInMs(lb), 2000, 'and backs off from there while nothing changes');
   o.expectListenerChange('unknown.elb');
   t.pass('an ALB not in the snapshot is ignored');
+});
+
+t.test('a certificate described for the first time is looked at again one base interval later, not at once', async (t) => {
+  const f = fakePorts();
+  f.certs.set('arn:c/1', f.cert(1, 'PENDING_VALIDATION'));
+  let now = 0;
+  const o = new Observer(f.ports, { now: () => now, describeBaseMs: 2000 });
+  // Not in the snapshot (the request's status names it after a restart): one describe brings it.
+  await o.ensureCertificateDetail('arn:c/1');
+  t.same(f.calls, ['DescribeCertificate arn:c/1'], 'one describe, not two in a row');
+  t.equal(o.describeDueInMs('arn:c/1'), 2000);
+  now = 2000;
+  await o.ensureCertificateDetail('arn:c/1');
+  t.equal(f.calls.length, 2, 'then after the base interval');
+});
+
+t.test('a new Gateway address is looked up at once; an address a read has missed at most every few seconds', async (t) => {
+  const f = fakePorts();
+  const lbs = [{ arn: 'arn:lb/1', name: 'lb1', dnsName: 'lb1.elb', canonicalHostedZoneId: 'ZLB', scheme: 'internet-facing' as const, ipAddressType: 'ipv4' }];
+  f.ports.elbv2.describeLoadBalancers = async () => {
+    f.calls.push('DescribeLoadBalancers');
+    return lbs.map((lb) => ({ ...lb }));
+  };
+  let now = 0;
+  const o = new Observer(f.ports, { now: () => now, loadBalancerMinIntervalMs: 5000 });
+  await o.refresh({ zoneIds: [], loadBalancerDnsNames: [] });
+  t.same(f.calls, ['ListCertificates', 'DescribeLoadBalancers']);
+  f.calls.length = 0;
+
+  // A Gateway got an address one second after the resync read: its ALB is new, read at once.
+  now = 1000;
+  lbs.push({ ...lbs[0]!, arn: 'arn:lb/2', name: 'lb2', dnsName: 'lb2.elb' });
+  t.equal((await o.ensureLoadBalancer('lb2.elb'))?.lb.arn, 'arn:lb/2', 'found without waiting out the interval');
+  t.same(f.calls, ['DescribeLoadBalancers']);
+
+  // An address no ALB has (yet): one read for it, then it waits for the interval.
+  f.calls.length = 0;
+  now = 1500;
+  t.equal(await o.ensureLoadBalancer('nowhere.elb'), undefined);
+  t.same(f.calls, ['DescribeLoadBalancers'], 'read once for a name never looked for');
+  now = 3000;
+  t.equal(await o.ensureLoadBalancer('nowhere.elb'), undefined);
+  t.equal(f.calls.length, 1, 'missed by a read already: no new read inside the interval');
+  t.equal(o.loadBalancerDueInMs(), 3500, 'the next read is due 5 s after the last one');
+  now = 6500;
+  lbs.push({ ...lbs[0]!, arn: 'arn:lb/3', name: 'nowhere', dnsName: 'nowhere.elb' });
+  t.equal((await o.ensureLoadBalancer('nowhere.elb'))?.lb.arn, 'arn:lb/3', 'read again once due');
+  t.equal(f.calls.length, 2);
+
+  // Two requests asking at once for a new name share one read.
+  f.calls.length = 0;
+  now = 7000;
+  lbs.push({ ...lbs[0]!, arn: 'arn:lb/4', name: 'lb4', dnsName: 'lb4.elb' });
+  const [a, b] = await Promise.all([o.ensureLoadBalancer('lb4.elb'), o.ensureLoadBalancer('lb4.elb')]);
+  t.equal(a?.lb.arn, 'arn:lb/4');
+  t.equal(b?.lb.arn, 'arn:lb/4');
+  t.same(f.calls, ['DescribeLoadBalancers'], 'one read for both');
+});
+
+t.test('a read already under way when a new address is first asked for is not trusted to have seen it', async (t) => {
+  const f = fakePorts();
+  const lbs = [{ arn: 'arn:lb/1', name: 'lb1', dnsName: 'lb1.elb', canonicalHostedZoneId: 'ZLB', scheme: 'internet-facing' as const, ipAddressType: 'ipv4' }];
+  let release: (() => void) | undefined;
+  f.ports.elbv2.describeLoadBalancers = async () => {
+    f.calls.push('DescribeLoadBalancers');
+    const answer = lbs.map((lb) => ({ ...lb }));
+    if (release === undefined) await new Promise<void>((r) => (release = r));
+    return answer;
+  };
+  const o = new Observer(f.ports, { loadBalancerMinIntervalMs: 60_000 });
+  // A resync's read starts before the new ALB exists...
+  const resync = o.refresh({ zoneIds: [], loadBalancerDnsNames: [] });
+  await new Promise((r) => setImmediate(r));
+  // ...the ALB and its Gateway address appear, and a request asks for it while that read runs.
+  lbs.push({ ...lbs[0]!, arn: 'arn:lb/2', name: 'lb2', dnsName: 'lb2.elb' });
+  const asked = o.ensureLoadBalancer('lb2.elb');
+  await new Promise((r) => setImmediate(r));
+  release!();
+  await resync;
+  t.equal((await asked)?.lb.arn, 'arn:lb/2', 'read again after the older read, inside the interval');
+  t.same(f.calls.filter((c) => c === 'DescribeLoadBalancers').length, 2);
 });
