@@ -49,6 +49,8 @@ export interface LoadBalancerState {
   certificates?: Set<string>;
   listenerPolls: number;
   nextListenerReadAt: number;
+  /** The poll under way, which requests coming due meanwhile join. */
+  listenerPoll?: Promise<void>;
 }
 
 export interface SnapshotView {
@@ -365,6 +367,14 @@ export class Observer implements SnapshotView {
       return;
     }
     if (state.nextListenerReadAt > this.now()) return;
+    // The requests placed on one Gateway come due together: they share one read (and it counts
+    // once towards the back-off), instead of each reading and each lengthening the interval.
+    state.listenerPoll ??= this.pollListenerOnce(state).finally(() => (state.listenerPoll = undefined));
+    await state.listenerPoll;
+    if (state.certificates && settled(state.certificates)) state.listenerPolls = 0;
+  }
+
+  private async pollListenerOnce(state: LoadBalancerState): Promise<void> {
     const before = state.certificates;
     await this.readListener(state);
     // Back off only while the listener does not change: a load balancer controller that is
@@ -373,7 +383,6 @@ export class Observer implements SnapshotView {
     state.listenerPolls = changed ? 1 : state.listenerPolls + 1;
     if (changed && before !== undefined) this.options.onListenerChange?.(state);
     state.nextListenerReadAt = this.now() + backoff(state.listenerPolls - 1, this.o.listenerBaseMs, this.o.listenerMaxMs);
-    if (state.certificates && settled(state.certificates)) state.listenerPolls = 0;
   }
 
   /**

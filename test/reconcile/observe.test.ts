@@ -391,3 +391,36 @@ t.test('a read already under way when a new address is first asked for is not tr
   t.equal((await asked)?.lb.arn, 'arn:lb/2', 'read again after the older read, inside the interval');
   t.same(f.calls.filter((c) => c === 'DescribeLoadBalancers').length, 2);
 });
+
+t.test('requests on one Gateway coming due together share one listener read, which counts once towards the back-off', async (t) => {
+  const f = fakePorts();
+  let onListener = ['arn:c/1'];
+  let reads = 0;
+  f.ports.elbv2.describeListenerCertificates = async () => {
+    reads++;
+    await new Promise((r) => setTimeout(r, 5));
+    return onListener;
+  };
+  let now = 0;
+  const o = new Observer(f.ports, { now: () => now, listenerBaseMs: 1000, listenerMaxMs: 30_000 });
+  await o.refresh({ zoneIds: [], loadBalancerDnsNames: ['lb1.elb'] });
+  const lb = o.loadBalancers.get('lb1.elb')!;
+  reads = 0;
+  // Four requests wait for their certificates on this listener; all come due at once, twice.
+  const waiting = ['arn:c/2', 'arn:c/3', 'arn:c/4', 'arn:c/5'];
+  const pollAll = () => Promise.all(waiting.map((arn) => o.pollListener(lb, (certs) => certs.has(arn))));
+  now = 1000;
+  await pollAll();
+  t.equal(reads, 1, 'one read for the four');
+  t.equal(o.listenerDueInMs(lb), 1000);
+  now = 2000;
+  await pollAll();
+  t.equal(reads, 2);
+  t.equal(o.listenerDueInMs(lb), 2000, 'two quiet reads: the interval doubled once, not four times');
+  // The controller attaches the four certificates: the next read (due in 2 s) sees them.
+  onListener = ['arn:c/1', ...waiting];
+  now = 4000;
+  await pollAll();
+  t.equal(reads, 3);
+  t.ok(waiting.every((arn) => lb.certificates?.has(arn)), 'all four seen on the listener');
+});
