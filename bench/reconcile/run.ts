@@ -82,6 +82,8 @@ export interface ReconcileResult {
   budgetSeconds: number;
   concurrency: number;
   peakRssBytes: number;
+  /** The peak (VmHWM) when the last request turned Ready, before the steady-state resync. */
+  peakRssBulkBytes: number;
   /** After the steady-state resync: informer cache sizes (objects, JSON bytes), AWS snapshot sizes, heap. */
   memoryBreakdown: Record<string, unknown>;
   steady: { diff: AwsCallCounts; kube: Record<string, number>; ms: number } | undefined;
@@ -293,6 +295,7 @@ export async function benchReconcile(options: ReconcileBenchOptions): Promise<Re
     const cpuAtEnd = cpuNow();
     const bulkCpuSeconds = Object.fromEntries(Object.entries(cpuAtEnd).map(([k, v]) => [k, v - (cpuAtStart[k] ?? 0)]));
     const bulkWallSeconds = (Date.now() - started) / 1000;
+    const peakRssBulkBytes = processMemory(orchestrator.process.pid!).peakRss;
     const bulkEndStats = await orchestrator.ask<{ calls: AwsCallCounts; kube: Record<string, number> }>('stats');
     const { series } = await orchestrator.ask<{ series: Sample[] }>('series');
 
@@ -329,6 +332,7 @@ export async function benchReconcile(options: ReconcileBenchOptions): Promise<Re
       budgetSeconds,
       concurrency: config.reconcile.concurrency,
       peakRssBytes,
+      peakRssBulkBytes,
       memoryBreakdown: breakdown,
       steady,
       gateways,
@@ -465,7 +469,7 @@ export function reconcileTables(r: ReconcileResult): string {
   const b = r.memoryBreakdown as { caches?: Record<string, { objects: number; jsonBytes: number }>; memory?: NodeJS.MemoryUsage };
   if (b.caches && b.memory) {
     const caches = Object.entries(b.caches).map(([name, c]) => `${name} ${c.objects} (${fmt.mib(c.jsonBytes)} MiB JSON)`).join(', ');
-    lines.push(`memory at the end: RSS ${fmt.mib(b.memory.rss)} MiB, heap used ${fmt.mib(b.memory.heapUsed)} MiB, external ${fmt.mib(b.memory.external)} MiB; caches: ${caches}`);
+    lines.push(`memory at the end: peak RSS ${fmt.mib(r.peakRssBulkBytes)} MiB in the bulk, ${fmt.mib(r.peakRssBytes)} MiB with the steady-state resync; RSS ${fmt.mib(b.memory.rss)} MiB, heap used ${fmt.mib(b.memory.heapUsed)} MiB, external ${fmt.mib(b.memory.external)} MiB; caches: ${caches}`);
   }
   lines.push(`cleanup: ${cleanupText}; load average ${r.loadAverage.join(' | ')}; orchestrator log ${r.logFile}`);
   return lines.join('\n');
