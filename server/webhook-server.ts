@@ -4,8 +4,10 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { Server as HttpsServer } from 'node:https';
 import type { Logger } from './log.js';
 import { registry } from './metrics.js';
-import { parseAdmissionReview, toReview } from './admission/review.js';
+import { parseAdmissionReview, toReviewJson } from './admission/review.js';
 import { isPending, type Handler } from './admission/handlers.js';
+
+const JSON_TYPE = 'application/json; charset=utf-8';
 
 /** Admission bodies carry object and oldObject; the API server caps an object near 3 MiB. */
 export const ADMISSION_BODY_LIMIT = 7 * 1024 * 1024;
@@ -49,8 +51,8 @@ export async function buildWebhookServer(options: WebhookServerOptions): Promise
         return;
       }
       const result = handler(request);
-      if (isPending(result)) return result.then((decision) => reply.send(toReview(request.uid, decision)));
-      reply.send(toReview(request.uid, result));
+      if (isPending(result)) return result.then((decision) => reply.type(JSON_TYPE).send(toReviewJson(request.uid, decision)));
+      reply.type(JSON_TYPE).send(toReviewJson(request.uid, result));
       return;
     });
   }
