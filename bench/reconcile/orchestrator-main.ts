@@ -35,6 +35,10 @@ export interface Sample {
   atMs: number;
   rss: number;
   heapUsed: number;
+  /** The V8 heap as committed (what of it counts towards RSS), and memory outside it. */
+  heapTotal: number;
+  external: number;
+  arrayBuffers: number;
   /** Calls so far by "service.Operation" (all outcomes). */
   calls: Record<string, number>;
 }
@@ -88,7 +92,15 @@ const series: Sample[] = [];
 const sampler = setInterval(() => {
   void awsCallCounts().then((counts) => {
     const memory = process.memoryUsage();
-    series.push({ atMs: Date.now() - started, rss: memory.rss, heapUsed: memory.heapUsed, calls: flatten(counts) });
+    series.push({
+      atMs: Date.now() - started,
+      rss: memory.rss,
+      heapUsed: memory.heapUsed,
+      heapTotal: memory.heapTotal,
+      external: memory.external,
+      arrayBuffers: memory.arrayBuffers,
+      calls: flatten(counts),
+    });
   });
 }, 1_000);
 

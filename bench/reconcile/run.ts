@@ -84,6 +84,8 @@ export interface ReconcileResult {
   peakRssBytes: number;
   /** The peak (VmHWM) when the last request turned Ready, before the steady-state resync. */
   peakRssBulkBytes: number;
+  /** The sample (every 1 s, bulk and steady-state resync) with the highest RSS: what the peak is made of. */
+  highestRssSample?: Sample;
   /** After the steady-state resync: informer cache sizes (objects, JSON bytes), AWS snapshot sizes, heap. */
   memoryBreakdown: Record<string, unknown>;
   steady: { diff: AwsCallCounts; kube: Record<string, number>; ms: number } | undefined;
@@ -308,6 +310,8 @@ export async function benchReconcile(options: ReconcileBenchOptions): Promise<Re
       steady = { diff: r.diff, kube: r.kube, ms: r.ms };
     }
     const peakRssBytes = processMemory(orchestrator.process.pid!).peakRss;
+    const { series: seriesAll } = await orchestrator.ask<{ series: Sample[] }>('series');
+    const highestRssSample = seriesAll.reduce<Sample | undefined>((top, s) => (top === undefined || s.rss > top.rss ? s : top), undefined);
     const breakdown = await orchestrator.ask<Record<string, unknown>>('breakdown');
     const gateways = (await admin.list(paths.gateways(config.pool.namespace))).items.length;
 
@@ -333,6 +337,7 @@ export async function benchReconcile(options: ReconcileBenchOptions): Promise<Re
       concurrency: config.reconcile.concurrency,
       peakRssBytes,
       peakRssBulkBytes,
+      ...(highestRssSample ? { highestRssSample } : {}),
       memoryBreakdown: breakdown,
       steady,
       gateways,
@@ -470,6 +475,12 @@ export function reconcileTables(r: ReconcileResult): string {
   if (b.caches && b.memory) {
     const caches = Object.entries(b.caches).map(([name, c]) => `${name} ${c.objects} (${fmt.mib(c.jsonBytes)} MiB JSON)`).join(', ');
     lines.push(`memory at the end: peak RSS ${fmt.mib(r.peakRssBulkBytes)} MiB in the bulk, ${fmt.mib(r.peakRssBytes)} MiB with the steady-state resync; RSS ${fmt.mib(b.memory.rss)} MiB, heap used ${fmt.mib(b.memory.heapUsed)} MiB, external ${fmt.mib(b.memory.external)} MiB; caches: ${caches}`);
+  }
+  const top = r.highestRssSample;
+  if (top) {
+    lines.push(
+      `highest RSS sampled (every 1 s): ${fmt.mib(top.rss)} MiB at ${(top.atMs / 1000).toFixed(0)} s: V8 heap committed ${fmt.mib(top.heapTotal)} MiB (used ${fmt.mib(top.heapUsed)}), external ${fmt.mib(top.external)} MiB (array buffers ${fmt.mib(top.arrayBuffers)}), the rest (code, stacks, native) ${fmt.mib(top.rss - top.heapTotal - top.external)} MiB`,
+    );
   }
   lines.push(`cleanup: ${cleanupText}; load average ${r.loadAverage.join(' | ')}; orchestrator log ${r.logFile}`);
   return lines.join('\n');
