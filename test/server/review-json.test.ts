@@ -1,8 +1,10 @@
 // The answer written out by hand (toReviewJson) is the same JSON as the answer object
 // (toReview), for every kind of decision: allowed with or without warnings and a patch, denied,
-// and uids or warnings that need escaping.
+// and uids or warnings that need escaping; and the mutation's own patches.
 import t from 'tap';
-import { allow, deny, type Decision } from '../../policy/admission.js';
+import type { Operation } from 'fast-json-patch';
+import { allow, deny, mutateHostnameRequest, type AdmissionRequest, type Decision } from '../../policy/admission.js';
+import { DEFAULT_CONFIG } from '../../policy/config.js';
 import { toReview, toReviewJson } from '../../server/admission/review.js';
 
 const cases: Array<[string, Decision]> = [
@@ -26,3 +28,29 @@ for (const [name, decision] of cases) {
     });
   }
 }
+
+// The patches the mutation really makes: normalised fields, defaults, the finalizer.
+function mutationOf(spec: Record<string, unknown>, finalizers?: string[]): Decision {
+  const request: AdmissionRequest = {
+    uid: 'u',
+    kind: { group: 'gateway-orchestrator.io', version: 'v1alpha1', kind: 'GatewayHostnameRequest' },
+    resource: { group: 'gateway-orchestrator.io', version: 'v1alpha1', resource: 'gatewayhostnamerequests' },
+    namespace: 'team-a',
+    name: 'shop',
+    operation: 'CREATE',
+    userInfo: { username: 'alice' },
+    object: { apiVersion: 'gateway-orchestrator.io/v1alpha1', kind: 'GatewayHostnameRequest', metadata: { name: 'shop', namespace: 'team-a', ...(finalizers ? { finalizers } : {}) }, spec },
+  };
+  return mutateHostnameRequest(request, DEFAULT_CONFIG);
+}
+
+t.test('mutation patches: the same text as JSON.stringify', async (t) => {
+  const decisions: Array<[string, Decision]> = [
+    ['everything to add', mutationOf({ hostname: 'Shop.Opendi.com.', zoneId: '/hostedzone/z1' })],
+    ['finalizer appended', mutationOf({ hostname: 'shop.opendi.com', zoneId: 'Z1', environment: 'staging' }, ['other.io/keep'])],
+    ['nothing to change', mutationOf({ hostname: 'shop.opendi.com', zoneId: 'Z1', environment: 'staging', visibility: 'internal', gatewayClass: 'c' }, ['gateway-orchestrator.io/cleanup'])],
+  ];
+  t.equal((decisions[0]![1] as { patch?: Operation[] }).patch?.length, 6, 'hostname, zone, three defaults and the finalizer');
+  t.equal((decisions[2]![1] as { patch?: Operation[] }).patch?.length ?? 0, 0, 'nothing to patch');
+  for (const [name, decision] of decisions) t.equal(toReviewJson('u', decision), JSON.stringify(toReview('u', decision)), name);
+});
