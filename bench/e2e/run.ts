@@ -46,6 +46,8 @@ export interface E2eResult {
   apiServerWebhookMeanMs: number;
   apiServerWebhookCalls: number;
   loadAverage: string[];
+  /** The local etcd synced writes to disk, as a real cluster's does (GATEWAY_ORCHESTRATOR_ETCD_FSYNC=1). */
+  etcdFsync: boolean;
 }
 
 /** The API server's own measure of one webhook: [sum seconds, count], from its /metrics. */
@@ -198,6 +200,7 @@ export async function benchEndToEnd(options: E2eBenchOptions): Promise<E2eResult
       apiServerWebhookMeanMs: apiServer.calls > 0 ? (apiServer.seconds / apiServer.calls) * 1000 : NaN,
       apiServerWebhookCalls: apiServer.calls,
       loadAverage,
+      etcdFsync: state.etcdFsync ?? false,
     };
   } finally {
     await unregisterBenchWebhooks(admin, id).catch(() => undefined);
@@ -222,5 +225,6 @@ export function e2eTable(r: E2eResult): string {
     ['without webhook', r.without.count, fmt.ms(r.without.p50), fmt.ms(r.without.p90), fmt.ms(r.without.p99), fmt.ms(r.without.max), fmt.ms(r.without.mean)],
     ['with webhook', r.with.count, fmt.ms(r.with.p50), fmt.ms(r.with.p90), fmt.ms(r.with.p99), fmt.ms(r.with.max), fmt.ms(r.with.mean)],
     ['added', '', `${fmt.ms(r.addedP50Ms)} (${fmt.pct(r.addedP50)})`, '', `${fmt.ms(r.addedP99Ms)} (${fmt.pct(r.addedP99)})`, '', ''],
-  ]) + `\nroute webhook call as the API server measured it: mean ${fmt.ms(r.apiServerWebhookMeanMs)} ms over ${r.apiServerWebhookCalls} calls (includes its probes)`;
+  ]) + `\nroute webhook call as the API server measured it: mean ${fmt.ms(r.apiServerWebhookMeanMs)} ms over ${r.apiServerWebhookCalls} calls (includes its probes)` +
+    `\netcd ${r.etcdFsync ? 'syncs every write to disk, as in a real cluster' : 'without fsync (--unsafe-no-fsync; GATEWAY_ORCHESTRATOR_ETCD_FSYNC=1 at env:up syncs, as a real cluster does)'}`;
 }

@@ -10,6 +10,8 @@ export interface EtcdOptions {
   logDir: string;
   clientPort: number;
   peerPort: number;
+  /** Sync writes to disk as a real cluster's etcd does; off for throwaway test data. */
+  fsync: boolean;
 }
 
 export function etcdUrl(clientPort: number): string {
@@ -17,9 +19,13 @@ export function etcdUrl(clientPort: number): string {
 }
 
 export function startEtcd(o: EtcdOptions): Promise<Daemon> {
+  return startDaemon('etcd', join(o.binDir, 'etcd'), etcdArgs(o), join(o.logDir, 'etcd.log'));
+}
+
+export function etcdArgs(o: Omit<EtcdOptions, 'binDir' | 'logDir'>): string[] {
   const client = etcdUrl(o.clientPort);
   const peer = `http://127.0.0.1:${o.peerPort}`;
-  return startDaemon('etcd', join(o.binDir, 'etcd'), [
+  return [
     '--name=local',
     `--data-dir=${o.dataDir}`,
     `--listen-client-urls=${client}`,
@@ -28,10 +34,11 @@ export function startEtcd(o: EtcdOptions): Promise<Daemon> {
     `--initial-advertise-peer-urls=${peer}`,
     `--initial-cluster=local=${peer}`,
     '--initial-cluster-state=new',
-    // Throwaway test data: durability is not worth the fsync latency.
-    '--unsafe-no-fsync',
+    // Throwaway test data: durability is not worth the fsync latency (unless asked for, to
+    // measure against the write latency of a real cluster).
+    ...(o.fsync ? [] : ['--unsafe-no-fsync']),
     '--log-level=warn',
-  ], join(o.logDir, 'etcd.log'));
+  ];
 }
 
 export async function etcdHealthy(clientPort: number): Promise<boolean> {

@@ -59,6 +59,13 @@ export function configuredPorts(): Ports {
   return ports;
 }
 
+/** GATEWAY_ORCHESTRATOR_ETCD_FSYNC=1: etcd syncs writes to disk, as in a real cluster (for benchmarks). */
+export function configuredEtcdFsync(): boolean {
+  const raw = process.env['GATEWAY_ORCHESTRATOR_ETCD_FSYNC'] ?? '0';
+  if (raw !== '0' && raw !== '1') throw new EnvError(`GATEWAY_ORCHESTRATOR_ETCD_FSYNC must be 0 or 1, got "${raw}"`);
+  return raw === '1';
+}
+
 async function checkPortsFree(ports: Ports): Promise<void> {
   for (const key of Object.keys(ports) as (keyof Ports)[]) {
     const port = ports[key];
@@ -240,6 +247,7 @@ function syncProjectCrds(state: EnvState, log: Log): void {
 async function start(log: Log): Promise<EnvState> {
   const version = kubernetesVersion();
   const ports = configuredPorts();
+  const etcdFsync = configuredEtcdFsync();
   await checkPortsFree(ports); // before a build of minutes, and again after it
   log(`>> preparing kube-apiserver ${version}, etcd and moto`);
   const { binDir, motoServer, platformCrds } = prepare(log);
@@ -287,6 +295,7 @@ async function start(log: Log): Promise<EnvState> {
     runDir,
     ports,
     processes: {},
+    etcdFsync,
     apiserverUrl: apiserverUrl(ports.apiserver),
     kubeconfig: kubeconfigPath,
     pki: {
@@ -302,8 +311,8 @@ async function start(log: Log): Promise<EnvState> {
   writeState(state);
 
   try {
-    log(`>> starting etcd (127.0.0.1:${ports.etcdClient}) and moto (127.0.0.1:${ports.moto})`);
-    state.processes.etcd = await startEtcd({ binDir, dataDir: dirs.etcd, logDir: dirs.logs, clientPort: ports.etcdClient, peerPort: ports.etcdPeer });
+    log(`>> starting etcd (127.0.0.1:${ports.etcdClient}${etcdFsync ? ', syncing writes to disk' : ''}) and moto (127.0.0.1:${ports.moto})`);
+    state.processes.etcd = await startEtcd({ binDir, dataDir: dirs.etcd, logDir: dirs.logs, clientPort: ports.etcdClient, peerPort: ports.etcdPeer, fsync: etcdFsync });
     writeState(state);
     state.processes.moto = await startMoto(motoServer, ports.moto, dirs.logs);
     writeState(state);
@@ -349,11 +358,15 @@ async function start(log: Log): Promise<EnvState> {
 
 /** Starts the environment, or finds the running one healthy and returns it (about a second). */
 export async function up(log: Log = stderrLog): Promise<UpResult> {
+  const etcdFsync = configuredEtcdFsync();
   return withLock(log, async () => {
     const existing = readState();
     if (existing?.ready) {
       const health = await checkHealth(existing);
       if (allOk(health)) {
+        if ((existing.etcdFsync ?? false) !== etcdFsync) {
+          log(`>> the running environment's etcd ${existing.etcdFsync ? 'syncs' : 'does not sync'} writes to disk; GATEWAY_ORCHESTRATOR_ETCD_FSYNC takes effect when it starts (npm run env:down first)`);
+        }
         if (!existsSync(existing.kubeconfig)) writeAdminKubeconfig(existing);
         if (!existsSync(existing.awsEnv)) writeAwsEnv(existing);
         syncProjectCrds(existing, log);

@@ -34,6 +34,8 @@ export interface EnvState {
   runDir: string;
   ports: Ports;
   processes: { etcd?: Daemon; kubeApiserver?: Daemon; moto?: Daemon };
+  /** etcd syncs every write to disk, as in a real cluster (GATEWAY_ORCHESTRATOR_ETCD_FSYNC=1); by default it does not. */
+  etcdFsync?: boolean;
   apiserverUrl: string;
   kubeconfig: string;
   pki: {
