@@ -8,7 +8,7 @@ import { Agent, request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { issueStandaloneTls } from '../../server/tls.js';
-import { productionNodeFlags } from '../lib/production-flags.js';
+import { describeProductionRuntime, productionNodeFlags, productionRuntimeEnv } from '../lib/production-flags.js';
 import { describeMachine, loadAverageNow, machineInfo } from '../lib/machine.js';
 import { canPin, pinned, processCpuSeconds, processMemory } from '../lib/proc.js';
 import { fmt, formatTable, median } from '../lib/stats.js';
@@ -65,11 +65,11 @@ interface RunningServer {
 
 async function startServer(args: string[], cpuProfileDir?: string): Promise<RunningServer> {
   const script = join(REPO_ROOT, 'dist/bench/admission/server-main.js');
-  // Both servers, the bare one too, with the production Deployment's Node flags.
+  // Both servers, the bare one too, with the production Deployment's Node flags and runtime variables.
   const flags = productionNodeFlags();
   const nodeArgs = cpuProfileDir ? [...flags, '--cpu-prof', '--cpu-prof-dir', cpuProfileDir, script, ...args] : [...flags, script, ...args];
   const [cmd, cmdArgs] = pinned(SERVER_CPU, process.execPath, nodeArgs);
-  const child = spawn(cmd, cmdArgs, { stdio: ['ignore', 'pipe', 'inherit', 'ipc'], cwd: REPO_ROOT });
+  const child = spawn(cmd, cmdArgs, { stdio: ['ignore', 'pipe', 'inherit', 'ipc'], cwd: REPO_ROOT, env: { ...process.env, ...productionRuntimeEnv() } });
   const port = await new Promise<number>((resolve, reject) => {
     let buffered = '';
     const onData = (d: Buffer) => {
@@ -137,7 +137,7 @@ async function verify(port: number, caCert: string, path: string, bodies: string
 
 export async function benchAdmission(options: AdmissionBenchOptions): Promise<AdmissionRow[]> {
   const buildMs = await buildProduction();
-  process.stdout.write(`admission: production build ${buildMs} ms; node ${productionNodeFlags().join(' ')} (manifests/deployment.yaml); load tool ${loadTool()}; ${canPin() ? `servers on cpu ${SERVER_CPU}, load on cpu ${LOAD_CPU}` : 'NOT PINNED (no taskset)'}\n`);
+  process.stdout.write(`admission: production build ${buildMs} ms; ${describeProductionRuntime()} (manifests/deployment.yaml); load tool ${loadTool()}; ${canPin() ? `servers on cpu ${SERVER_CPU}, load on cpu ${LOAD_CPU}` : 'NOT PINNED (no taskset)'}\n`);
   const dir = mkdtempSync(join(tmpdir(), 'gwo-bench-admission-'));
   const tls = issueStandaloneTls({ dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
   const tlsFile = join(dir, 'tls.json');

@@ -25,7 +25,7 @@ import { processCpuSeconds, processMemory } from '../lib/proc.js';
 import { BENCH_LABEL, BREAK_GLASS_GROUP, registerBenchWebhooks, unregisterBenchWebhooks } from '../lib/webhooks.js';
 import { fmt, formatTable } from '../lib/stats.js';
 import type { Sample } from './orchestrator-main.js';
-import { productionNodeFlags } from '../lib/production-flags.js';
+import { describeProductionRuntime, productionNodeFlags, productionRuntimeEnv } from '../lib/production-flags.js';
 
 export interface ReconcileBenchOptions {
   requests: number;
@@ -212,8 +212,14 @@ export async function benchReconcile(options: ReconcileBenchOptions): Promise<Re
   );
   const profile = options.cpuProfileDir ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProfileDir] : [];
   const nodeFlags = productionNodeFlags();
-  process.stdout.write(`  orchestrator: node ${nodeFlags.join(' ')} (NODE_OPTIONS of manifests/deployment.yaml)\n`);
-  const orchestrator = startChild(process.execPath, [...nodeFlags, ...profile, join(REPO_ROOT, 'dist/bench/reconcile/orchestrator-main.js'), settingsFile], env, logFile, true);
+  process.stdout.write(`  orchestrator: ${describeProductionRuntime()} (as manifests/deployment.yaml runs it)\n`);
+  const orchestrator = startChild(
+    process.execPath,
+    [...nodeFlags, ...profile, join(REPO_ROOT, 'dist/bench/reconcile/orchestrator-main.js'), settingsFile],
+    { ...env, ...productionRuntimeEnv() },
+    logFile,
+    true,
+  );
   const loadAverage = [loadAverageNow()];
   const created: Array<[string, string]> = [];
   try {
