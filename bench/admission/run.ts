@@ -42,6 +42,8 @@ export interface AdmissionRow {
   vsBare: number;
   /** Median over the rounds of the bare server's CPU per review against this one's, same round. */
   cpuVsBare: number;
+  /** Mutation only: as vsBare, against the bare server that answers with a patch as long. */
+  vsBarePatch?: number;
   /** Server CPU time (user + system) per review, median over the rounds. */
   cpuUsPerReview: number;
   rssBytes: number;
@@ -151,22 +153,26 @@ export async function benchAdmission(options: AdmissionBenchOptions): Promise<Ad
 
   // Every server runs for the whole benchmark (idle ones cost nothing); measurements alternate
   // between them round by round, so a change in background load hits all of them alike.
-  const specs: Array<{ label: string; holders?: number; args: string[] }> = [
+  // A mutating webhook answers with a patch: for the mutation, a second ceiling sends one as long.
+  const mutation = options.scenarios.includes('ghr-mutate');
+  const specs: Array<{ label: string; holders?: number; args: string[]; only?: ScenarioName }> = [
     { label: 'bare', args: ['bare', tlsFile] },
+    ...(mutation ? [{ label: 'bare+patch', args: ['bare', 'patch', tlsFile], only: 'ghr-mutate' as const }] : []),
     ...options.sizes.map((holders) => ({ label: 'orchestrator', holders, args: ['orchestrator', String(holders), tlsFile] })),
   ];
   const servers: Array<{ spec: (typeof specs)[number]; server: RunningServer }> = [];
   const rows: AdmissionRow[] = [];
   try {
-    for (const spec of specs) servers.push({ spec, server: await startServer(spec.args, options.cpuProfileDir ? join(options.cpuProfileDir, spec.holders === undefined ? 'bare' : String(spec.holders)) : undefined) });
+    for (const spec of specs) servers.push({ spec, server: await startServer(spec.args, options.cpuProfileDir ? join(options.cpuProfileDir, spec.holders === undefined ? spec.label : String(spec.holders)) : undefined) });
     for (const scenario of options.scenarios) {
+      const active = servers.filter(({ spec }) => spec.only === undefined || spec.only === scenario);
       const files = new Map<RunningServer, string>();
-      for (const { spec, server } of servers) {
+      for (const { spec, server } of active) {
         const bodies = scenarioBodies(population(spec.holders ?? largest), scenario, options.bodies);
         const file = join(dir, `${spec.holders ?? 'bare'}-${scenario}.jsonl`);
         writeFileSync(file, `${bodies.join('\n')}\n`);
         files.set(server, file);
-        await verify(server.port, tls.caCert, SCENARIO_PATHS[scenario], bodies, scenario === 'ghr-mutate' && spec.holders !== undefined);
+        await verify(server.port, tls.caCert, SCENARIO_PATHS[scenario], bodies, scenario === 'ghr-mutate' && spec.label !== 'bare');
         const url = `https://127.0.0.1:${server.port}${SCENARIO_PATHS[scenario]}`;
         if (options.warmupSeconds > 0) await runLoad({ url, bodiesFile: file, connections: options.connections, durationSeconds: options.warmupSeconds, cpu: LOAD_CPU });
       }
@@ -174,7 +180,7 @@ export async function benchAdmission(options: AdmissionBenchOptions): Promise<Ad
       for (let round = 0; round < options.rounds; round++) {
         // Forward, then backward (A B C, C B A, ...): a drift in the machine's speed during a
         // round favours no server, and each orchestrator round has a bare round next to it.
-        for (const { spec, server } of round % 2 === 0 ? servers : [...servers].reverse()) {
+        for (const { spec, server } of round % 2 === 0 ? active : [...active].reverse()) {
           const url = `https://127.0.0.1:${server.port}${SCENARIO_PATHS[scenario]}`;
           const before = spec.holders !== undefined ? await server.stats() : undefined;
           const cpuBefore = processCpuSeconds(server.child.pid!);
@@ -196,12 +202,15 @@ export async function benchAdmission(options: AdmissionBenchOptions): Promise<Ad
         }
       }
       const bareEntry = rounds.get(servers[0]!.server)!;
-      for (const { spec, server } of servers) {
+      const barePatchServer = active.find(({ spec }) => spec.label === 'bare+patch')?.server;
+      const barePatchEntry = barePatchServer ? rounds.get(barePatchServer) : undefined;
+      for (const { spec, server } of active) {
         const entry = rounds.get(server)!;
         const memory = processMemory(server.child.pid!);
         // Paired: each round's figure against the bare server's in the same round, then the median.
         const vsBare = median(entry.loads.map((l, i) => l.rps / bareEntry.loads[i]!.rps));
         const cpuVsBare = median(entry.cpuUs.map((us, i) => bareEntry.cpuUs[i]! / us));
+        const vsBarePatch = barePatchEntry && spec.holders !== undefined ? median(entry.loads.map((l, i) => l.rps / barePatchEntry.loads[i]!.rps)) : undefined;
         const load = medianLoad(entry.loads);
         const row: AdmissionRow = {
           server: spec.label,
@@ -211,6 +220,7 @@ export async function benchAdmission(options: AdmissionBenchOptions): Promise<Ad
           rounds: entry.loads.map((l) => Math.round(l.rps)),
           vsBare,
           cpuVsBare,
+          ...(vsBarePatch !== undefined ? { vsBarePatch } : {}),
           cpuUsPerReview: median(entry.cpuUs),
           rssBytes: memory.rss,
           peakRssBytes: memory.peakRss,
@@ -219,7 +229,7 @@ export async function benchAdmission(options: AdmissionBenchOptions): Promise<Ad
         };
         rows.push(row);
         process.stdout.write(
-          `  ${spec.label}${spec.holders !== undefined ? ` ${spec.holders}` : ''} ${scenario}: ${fmt.int(load.rps)}/s (rounds ${row.rounds.join(', ')}; ${fmt.ratio(vsBare)} of bare, paired by round) p50 ${fmt.ms(load.p50Ms)} p99 ${fmt.ms(load.p99Ms)} max ${fmt.ms(load.maxMs)} ms, errors ${load.errors}, CPU ${fmt.int(row.cpuUsPerReview)} us/review, RSS ${fmt.mib(memory.rss)} MiB (load ${row.loadAverage})\n`,
+          `  ${spec.label}${spec.holders !== undefined ? ` ${spec.holders}` : ''} ${scenario}: ${fmt.int(load.rps)}/s (rounds ${row.rounds.join(', ')}; ${fmt.ratio(vsBare)} of bare${vsBarePatch !== undefined ? `, ${fmt.ratio(vsBarePatch)} of bare+patch` : ''}, paired by round) p50 ${fmt.ms(load.p50Ms)} p99 ${fmt.ms(load.p99Ms)} max ${fmt.ms(load.maxMs)} ms, errors ${load.errors}, CPU ${fmt.int(row.cpuUsPerReview)} us/review, RSS ${fmt.mib(memory.rss)} MiB (load ${row.loadAverage})\n`,
         );
       }
     }
@@ -249,7 +259,7 @@ function medianLoad(loads: LoadResult[]): LoadResult {
 export function admissionTable(rows: AdmissionRow[]): string {
   const scenarios = [...new Set(rows.map((r) => r.scenario))];
   const table: Array<Array<string | number>> = [
-    ['server', 'holders', 'scenario', 'reviews/s', 'rounds', 'vs bare', 'CPU us/review', 'bare/this CPU', 'p50 ms', 'p99 ms', 'max ms', 'errors', 'handler ms', 'claim reads', 'RSS MiB', 'load avg'],
+    ['server', 'holders', 'scenario', 'reviews/s', 'rounds', 'vs bare', 'vs bare+patch', 'CPU us/review', 'bare/this CPU', 'p50 ms', 'p99 ms', 'max ms', 'errors', 'handler ms', 'claim reads', 'RSS MiB', 'load avg'],
   ];
   for (const scenario of scenarios) {
     for (const r of rows.filter((x) => x.scenario === scenario)) {
@@ -260,6 +270,7 @@ export function admissionTable(rows: AdmissionRow[]): string {
         fmt.int(r.load.rps),
         r.rounds.map((v) => fmt.int(v)).join(' / '),
         fmt.ratio(r.vsBare),
+        r.vsBarePatch === undefined ? '-' : fmt.ratio(r.vsBarePatch),
         fmt.int(r.cpuUsPerReview),
         fmt.ratio(r.cpuVsBare),
         fmt.ms(r.load.p50Ms),

@@ -2,7 +2,7 @@
 // as its own process pinned to one core:
 //
 //   node dist/bench/admission/server-main.js orchestrator <holders> <tls.json>
-//   node dist/bench/admission/server-main.js bare <tls.json>
+//   node dist/bench/admission/server-main.js bare [patch] <tls.json>
 //
 // "orchestrator" is the production webhook server (server/webhook-server.ts) with the production
 // handlers, wrapped as server/orchestrator.ts wraps them (metrics, audit, errors), and the
@@ -13,7 +13,9 @@
 // the GatewayHostnameRequest validation does, and its figures say so.
 //
 // "bare" is the ceiling: fastify over the same TLS with the same options, answering every
-// AdmissionReview "allowed" after the same JSON body parse.
+// AdmissionReview "allowed" after the same JSON body parse. "bare patch" answers the mutation
+// path with a patch as long as the orchestrator's for the benchmark's requests (six operations): the
+// ceiling for a mutating webhook, which cannot answer without one.
 //
 // Prints one JSON line {port} when listening; answers {type:'stats'} over IPC.
 import { readFileSync } from 'node:fs';
@@ -95,7 +97,19 @@ async function orchestrator(holders: number, tls: TlsMaterial) {
   return { app, stats };
 }
 
-async function bare(tls: TlsMaterial) {
+/** What the orchestrator's mutation answers for the benchmark's requests, base64 as sent. */
+const BARE_PATCH = Buffer.from(
+  JSON.stringify([
+    { op: 'replace', path: '/spec/hostname', value: 'new-1234.t12.opendi.com' },
+    { op: 'replace', path: '/spec/zoneId', value: BENCH_ZONE_ID },
+    { op: 'add', path: '/spec/environment', value: 'production' },
+    { op: 'add', path: '/spec/visibility', value: 'internet-facing' },
+    { op: 'add', path: '/spec/gatewayClass', value: 'aws-alb' },
+    { op: 'add', path: '/metadata/finalizers', value: ['gateway-orchestrator.io/cleanup'] },
+  ]),
+).toString('base64');
+
+async function bare(tls: TlsMaterial, withPatch: boolean) {
   const app = Fastify({
     https: { cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' },
     bodyLimit: ADMISSION_BODY_LIMIT,
@@ -108,6 +122,9 @@ async function bare(tls: TlsMaterial) {
   for (const path of ['/mutate/gatewayhostnamerequests', '/validate/gatewayhostnamerequests', '/validate/routes']) {
     app.post(path, async (req) => {
       const uid = (req.body as { request?: { uid?: string } }).request?.uid ?? '';
+      if (withPatch && path.startsWith('/mutate/')) {
+        return { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid, allowed: true, patchType: 'JSONPatch', patch: BARE_PATCH } };
+      }
       return { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid, allowed: true } };
     });
   }
@@ -117,9 +134,9 @@ async function bare(tls: TlsMaterial) {
 async function main() {
   const [mode, ...rest] = process.argv.slice(2);
   const tlsPath = rest[rest.length - 1];
-  if (!tlsPath || (mode !== 'orchestrator' && mode !== 'bare')) throw new Error('usage: server-main.js orchestrator <holders> <tls.json> | bare <tls.json>');
+  if (!tlsPath || (mode !== 'orchestrator' && mode !== 'bare')) throw new Error('usage: server-main.js orchestrator <holders> <tls.json> | bare [patch] <tls.json>');
   const tls = JSON.parse(readFileSync(tlsPath, 'utf8')) as TlsMaterial;
-  const { app, stats } = mode === 'orchestrator' ? await orchestrator(Number(rest[0]), tls) : await bare(tls);
+  const { app, stats } = mode === 'orchestrator' ? await orchestrator(Number(rest[0]), tls) : await bare(tls, rest[0] === 'patch');
   await app.listen({ host: '127.0.0.1', port: 0 });
   process.on('message', (message: { type?: string }) => {
     if (message.type === 'stats') void stats().then((s) => process.send?.({ type: 'stats', stats: s, memory: process.memoryUsage() }));
