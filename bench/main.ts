@@ -8,7 +8,8 @@
 //   full             admission, decision, e2e
 // Options: --json <file> writes every result; --cpu-prof <dir> profiles the benchmark servers;
 // admission: --scenario route,ghr-validate,ghr-mutate (default all three);
-// reconcile: --concurrency <n> overrides config.reconcile.concurrency, --keep skips the clean-up.
+// reconcile: --concurrency <n> overrides config.reconcile.concurrency, --keep skips the clean-up,
+//   --heap-snapshot <dir> writes a heap snapshot of the orchestrator after the steady-state resync.
 // The local environment (npm run env:up) is needed for e2e and reconcile.
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -25,6 +26,7 @@ const { values, positionals } = parseArgs({
   options: {
     json: { type: 'string' },
     'cpu-prof': { type: 'string' },
+    'heap-snapshot': { type: 'string' },
     reconcile: { type: 'boolean', default: false },
     concurrency: { type: 'string' },
     keep: { type: 'boolean', default: false },
@@ -90,6 +92,7 @@ async function reconcile(sizes: number[]): Promise<void> {
       cleanup: !values.keep,
       ...(values.concurrency ? { concurrency: Number(values.concurrency) } : {}),
       ...(values['cpu-prof'] ? { cpuProfileDir: values['cpu-prof'] } : {}),
+      ...(values['heap-snapshot'] ? { heapSnapshotDir: values['heap-snapshot'] } : {}),
     });
     process.stdout.write(`${reconcileTables(r)}\n`);
     ((results['reconcile'] ??= []) as unknown[]).push(r);

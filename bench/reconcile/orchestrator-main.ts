@@ -5,13 +5,14 @@
 //
 // Prints one JSON line {port, caBundle} when serving. Over IPC it answers:
 //   {type:'stats'}   requests Ready / claimed, AWS call counters, memory
+//   {type:'heap-snapshot', path}   writes a V8 heap snapshot there (Chrome DevTools opens it)
 //   {type:'idle'}    once the work queue is empty
 //   {type:'resync'}  after one full resync and the work it queued: the AWS calls it made
 //   {type:'series'}  the per-second samples (AWS calls so far, RSS) taken since start
 //   {type:'breakdown'} what the process holds: objects and JSON bytes per informer cache, the AWS
 //                    snapshot's sizes, heap statistics
 import { readFileSync } from 'node:fs';
-import { getHeapStatistics } from 'node:v8';
+import { getHeapStatistics, writeHeapSnapshot } from 'node:v8';
 import { connectionFromKubeconfigFile } from '../../server/kube/connection.js';
 import type { GatewayHostnameRequest } from '../../policy/api.js';
 import type { PlatformConfig } from '../../policy/config.js';
@@ -140,6 +141,11 @@ process.on('message', (message: { type: string; id: number }) => {
     case 'series':
       reply({ series });
       break;
+    case 'heap-snapshot': {
+      const { path } = message as unknown as { path: string };
+      reply({ file: writeHeapSnapshot(path) });
+      break;
+    }
     case 'breakdown': {
       const caches: Record<string, { objects: number; jsonBytes: number }> = {};
       for (const [name, cache] of Object.entries(orchestrator.caches)) {

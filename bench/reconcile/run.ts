@@ -48,6 +48,8 @@ export interface ReconcileBenchOptions {
   concurrency?: number;
   /** Write a CPU profile of the orchestrator process into this directory (when it stops). */
   cpuProfileDir?: string;
+  /** Write a V8 heap snapshot of the orchestrator here after the steady-state resync. */
+  heapSnapshotDir?: string;
   /** Delete everything the run created and wait for it (default true). */
   cleanup?: boolean;
 }
@@ -102,7 +104,7 @@ const SERVICES = ['acm', 'route53', 'elbv2'] as const;
 
 interface Child {
   process: ChildProcess;
-  ask<T>(type: string): Promise<T>;
+  ask<T>(type: string, extra?: Record<string, unknown>): Promise<T>;
   stop(): Promise<void>;
 }
 
@@ -124,11 +126,11 @@ function startChild(command: string, args: string[], env: NodeJS.ProcessEnv, log
   });
   return {
     process: child,
-    ask: <T>(type: string) =>
+    ask: <T>(type: string, extra: Record<string, unknown> = {}) =>
       new Promise<T>((resolve, reject) => {
         const id = ++next;
         pending.set(id, { resolve: resolve as (v: never) => void, reject });
-        child.send({ type, id });
+        child.send({ ...extra, type, id });
       }),
     stop: () =>
       new Promise<void>((resolve) => {
@@ -319,6 +321,11 @@ export async function benchReconcile(options: ReconcileBenchOptions): Promise<Re
     const { series: seriesAll } = await orchestrator.ask<{ series: Sample[] }>('series');
     const highestRssSample = seriesAll.reduce<Sample | undefined>((top, s) => (top === undefined || s.rss > top.rss ? s : top), undefined);
     const breakdown = await orchestrator.ask<Record<string, unknown>>('breakdown');
+    if (options.heapSnapshotDir) {
+      mkdirSync(options.heapSnapshotDir, { recursive: true });
+      const { file } = await orchestrator.ask<{ file: string }>('heap-snapshot', { path: join(options.heapSnapshotDir, `reconcile-${n}-${id}.heapsnapshot`) });
+      process.stdout.write(`  heap snapshot of the orchestrator after the steady-state resync: ${file}\n`);
+    }
     const gateways = (await admin.list(paths.gateways(config.pool.namespace))).items.length;
 
     const services = serviceFigures(bulkEndStats.calls, series, config.aws.rates);
