@@ -169,7 +169,7 @@ export async function benchAdmission(options: AdmissionBenchOptions): Promise<Ad
       const files = new Map<RunningServer, string>();
       for (const { spec, server } of active) {
         const bodies = scenarioBodies(population(spec.holders ?? largest), scenario, options.bodies);
-        const file = join(dir, `${spec.holders ?? 'bare'}-${scenario}.jsonl`);
+        const file = join(dir, `${spec.holders ?? spec.label}-${scenario}.jsonl`);
         writeFileSync(file, `${bodies.join('\n')}\n`);
         files.set(server, file);
         await verify(server.port, tls.caCert, SCENARIO_PATHS[scenario], bodies, scenario === 'ghr-mutate' && spec.label !== 'bare');
