@@ -105,7 +105,7 @@ const sampler = setInterval(() => {
   });
 }, 1_000);
 
-process.on('message', (message: { type: string; id: number }) => {
+process.on('message', (message: { type: string; id: number; path?: string }) => {
   const reply = (body: Record<string, unknown>) => process.send?.({ id: message.id, ...body });
   const fail = (err: unknown) => reply({ error: String(err instanceof Error ? err.stack : err) });
   switch (message.type) {
@@ -141,11 +141,9 @@ process.on('message', (message: { type: string; id: number }) => {
     case 'series':
       reply({ series });
       break;
-    case 'heap-snapshot': {
-      const { path } = message as unknown as { path: string };
-      reply({ file: writeHeapSnapshot(path) });
+    case 'heap-snapshot':
+      reply({ file: writeHeapSnapshot(message.path) });
       break;
-    }
     case 'breakdown': {
       const caches: Record<string, { objects: number; jsonBytes: number }> = {};
       for (const [name, cache] of Object.entries(orchestrator.caches)) {

@@ -2,7 +2,7 @@
 // fail-closed answer, every decision is measured, every denial is logged and recorded as an Event.
 import { performance } from 'node:perf_hooks';
 import { Counter, Histogram } from 'prom-client';
-import type { AdmissionRequest, Decision } from '../../policy/admission.js';
+import type { AdmissionRequest, Allow, Decision } from '../../policy/admission.js';
 import type { Logger } from '../log.js';
 import { registry } from '../metrics.js';
 import type { EventRecorder } from './events.js';
@@ -60,7 +60,7 @@ export function toReview(uid: string, decision: Decision): AdmissionReviewRespon
         uid,
         allowed: true,
         ...(decision.warnings ? { warnings: decision.warnings } : {}),
-        ...(decision.patch ? { patchType: 'JSONPatch' as const, patch: Buffer.from(JSON.stringify(decision.patch)).toString('base64') } : {}),
+        ...(decision.patch ? { patchType: 'JSONPatch' as const, patch: encodePatch(decision.patch) } : {}),
       },
     };
   }
@@ -80,8 +80,13 @@ export function toReviewJson(uid: string, decision: Decision): string {
   if (!decision.allowed) return JSON.stringify(toReview(uid, decision));
   let json = `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"uid":${JSON.stringify(uid)},"allowed":true`;
   if (decision.warnings) json += `,"warnings":${JSON.stringify(decision.warnings)}`;
-  if (decision.patch) json += `,"patchType":"JSONPatch","patch":"${Buffer.from(JSON.stringify(decision.patch)).toString('base64')}"`;
+  if (decision.patch) json += `,"patchType":"JSONPatch","patch":"${encodePatch(decision.patch)}"`;
   return `${json}}}`;
+}
+
+/** A JSON patch as the AdmissionReview carries it: its JSON, base64. */
+function encodePatch(patch: NonNullable<Allow['patch']>): string {
+  return Buffer.from(JSON.stringify(patch)).toString('base64');
 }
 
 type Label = 'webhook' | 'kind' | 'operation' | 'outcome';
