@@ -6,6 +6,7 @@ import type { PlatformConfig } from '../policy/config.js';
 import { HostnameOwnershipIndex } from '../policy/ownership.js';
 import type { Logger } from './log.js';
 import { ObjectCache } from './kube/cache.js';
+import { StringPool } from './kube/string-pool.js';
 import type { KubeRest} from './kube/rest.js';
 import { paths } from './kube/rest.js';
 
@@ -20,7 +21,9 @@ export interface Caches {
 }
 
 export function createCaches(rest: KubeRest, config: PlatformConfig, log: Logger): Caches {
-  const make = <T extends KubernetesObject>(name: string, path: string) => new ObjectCache<T>({ rest, path, log, name });
+  // One pool for all five: a request, its claim and its grant share their hostname and namespace.
+  const strings = new StringPool();
+  const make = <T extends KubernetesObject>(name: string, path: string) => new ObjectCache<T>({ rest, path, log, name, strings });
   const requests = make<GatewayHostnameRequest & KubernetesObject>('requests', paths.requests());
   const claims = make<DomainClaim & KubernetesObject>('claims', paths.claims());
   const grants = make<HostnameGrant & KubernetesObject>('grants', paths.grants());

@@ -5,6 +5,7 @@
 import type { KubernetesObject, KubernetesListObject } from '@kubernetes/client-node';
 import type { Logger } from '../log.js';
 import { KubeError, WatchAborted, type KubeRest, type WatchEvent, type WatchHandle } from './rest.js';
+import type { StringPool } from './string-pool.js';
 
 export type CacheEvent = 'add' | 'update' | 'delete';
 export type CacheListener<T> = (event: CacheEvent, object: T) => void;
@@ -19,6 +20,8 @@ export interface ObjectCacheOptions<T extends KubernetesObject> {
   name: string;
   /** Server-side watch timeout, randomised per watch between this and twice this (as client-go does). */
   watchTimeoutSeconds?: number;
+  /** Shares repeated strings among the cached objects (one pool for all caches shares the most). */
+  strings?: StringPool;
 }
 
 const keyOf = (object: KubernetesObject): string => `${object.metadata?.namespace ?? ''}/${object.metadata?.name ?? ''}`;
@@ -110,7 +113,7 @@ export class ObjectCache<T extends KubernetesObject> {
       seen.add(key);
       const known = this.objects.get(key);
       if (known && known.metadata?.resourceVersion === item.metadata?.resourceVersion) continue;
-      this.objects.set(key, withoutManagedFields(item));
+      this.objects.set(key, this.prepare(item));
       this.emit(known ? 'update' : 'add', item);
     }
     for (const [key, object] of this.objects) {
@@ -149,7 +152,7 @@ export class ObjectCache<T extends KubernetesObject> {
         return;
       }
       const known = this.objects.has(key);
-      this.objects.set(key, withoutManagedFields(event.object));
+      this.objects.set(key, this.prepare(event.object));
       this.emit(known ? 'update' : 'add', event.object);
     });
     try {
@@ -183,6 +186,12 @@ export class ObjectCache<T extends KubernetesObject> {
     if (this.hasSynced) return;
     this.hasSynced = true;
     for (const resolve of this.syncWaiters.splice(0)) resolve();
+  }
+
+  /** An object as the cache keeps it (and emits it: the same object). */
+  private prepare(object: T): T {
+    withoutManagedFields(object);
+    return this.options.strings ? this.options.strings.share(object) : object;
   }
 
   private emit(event: CacheEvent, object: T): void {
