@@ -6,12 +6,13 @@
 // Sharing is invisible to the code reading the objects: strings are immutable.
 //
 // Bounded: the pool forgets everything when it reaches `maxEntries` (objects keep the copies they
-// have; later ones share anew), so names of deleted objects are not kept for long. Values that
-// differ in every version of an object (resourceVersion, uid) are not pooled at all.
+// have; later ones share anew), so it keeps at most 50,000 strings of at most 256 characters that
+// no object holds any more. Values unique to one object or one version of it (resourceVersion,
+// uid, a condition's message, which names its request) are not pooled at all: they would only
+// fill the pool.
 
-/** Keys whose string values are unique per object or per version: pooling them would only churn. */
-const UNIQUE_KEYS = new Set(['resourceVersion', 'uid']);
-/** Longer strings are rarely repeated (condition messages name their request). */
+const UNIQUE_KEYS = new Set(['resourceVersion', 'uid', 'message']);
+/** Longer strings are rarely repeated, and would make the forgotten strings the pool keeps larger. */
 const MAX_LENGTH = 256;
 
 export class StringPool {

@@ -17,20 +17,20 @@ t.test('any JSON value is left equal to what it was', async (t) => {
   t.pass('300 random JSON values unchanged');
 });
 
-t.test('pools the repeated text of an object, not its resourceVersion or uid', async (t) => {
+t.test('pools the repeated text of an object, not its resourceVersion, uid or condition message', async (t) => {
   const pool = new StringPool();
   const request = (rv: string, uid: string) => ({
     apiVersion: 'gateway-orchestrator.io/v1alpha1',
     kind: 'GatewayHostnameRequest',
     metadata: { name: 'shop', namespace: 'team-a', resourceVersion: rv, uid, finalizers: ['gateway-orchestrator.io/cleanup'] },
     spec: { hostname: 'shop.example.com', zoneId: 'Z1' },
-    status: { conditions: [{ type: 'Ready', status: 'True', reason: 'Serving', lastTransitionTime: '2026-11-25T07:00:00Z' }] },
+    status: { conditions: [{ type: 'Ready', status: 'True', reason: 'Serving', message: `Serving shop.example.com (version ${rv}).`, lastTransitionTime: '2026-11-25T07:00:00Z' }] },
   });
   pool.share(request('1', 'u-1'));
   const first = pool.size;
   t.equal(first, 11, 'apiVersion, kind, name, namespace, finalizer, hostname, zone, and the condition type, status, reason and time');
   for (let version = 2; version < 100; version++) pool.share(request(String(version), `u-${version}`));
-  t.equal(pool.size, first, 'a hundred versions of the same object add nothing: resourceVersion and uid are not pooled');
+  t.equal(pool.size, first, 'a hundred versions of the same object add nothing: resourceVersion, uid and message are not pooled');
 });
 
 t.test('strings longer than 256 characters are not pooled', async (t) => {
