@@ -2,7 +2,7 @@
 // into a cached venv so no machine-wide install is needed, and reset to a known state on demand.
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CreateHostedZoneCommand, Route53Client } from '@aws-sdk/client-route-53';
@@ -61,27 +61,40 @@ export function ensureMotoVenv(log: (line: string) => void): string {
     throw new EnvError(`Python ${probe.stdout.trim()} is too old for moto ${MOTO_VERSION}: install Python 3.9 or newer and run again`);
   }
 
+  // Built in a directory of this process's own and renamed into place whole, as the Kubernetes
+  // binaries are (build-localkube.sh): two checkouts preparing at once must not delete each
+  // other's half-made venv. A venv moves with its directory when run as `bin/python` (Python
+  // finds pyvenv.cfg beside its executable), which is how moto is started (startMoto).
   log(`>> creating the moto venv ${venv} and installing ${requirement} (one time, about a minute)`);
-  rmSync(venv, { recursive: true, force: true });
   mkdirSync(cacheRoot(), { recursive: true });
-  const made = spawnSync('python3', ['-m', 'venv', venv], { encoding: 'utf8' });
+  const building = `${venv}.tmp.${process.pid}`;
+  rmSync(building, { recursive: true, force: true });
+  const made = spawnSync('python3', ['-m', 'venv', building], { encoding: 'utf8' });
   if (made.status !== 0) {
-    rmSync(venv, { recursive: true, force: true });
+    rmSync(building, { recursive: true, force: true });
     throw new EnvError(
       `python3 -m venv failed (${lastLine(made.stderr) || 'no output'}); on Debian/Ubuntu install python3-venv (apt-get install python3-venv) and run again`,
     );
   }
   // Quiet: pip still prints its errors (to stderr, with ours).
   const pip = spawnSync(
-    python,
+    join(building, 'bin', 'python'),
     ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--no-input', requirement],
     { stdio: ['ignore', 2, 2] },
   );
   if (pip.status !== 0) {
-    rmSync(venv, { recursive: true, force: true });
+    rmSync(building, { recursive: true, force: true });
     throw new EnvError(`pip install "${requirement}" failed (see pip's errors above); check access to PyPI and run again`);
   }
-  writeFileSync(marker, requirement + '\n');
+  writeFileSync(join(building, '.gateway-orchestrator-installed'), requirement + '\n');
+  rmSync(venv, { recursive: true, force: true });
+  try {
+    renameSync(building, venv);
+  } catch (error) {
+    // Another process renamed its venv into place first: use that one.
+    rmSync(building, { recursive: true, force: true });
+    if (!(existsSync(marker) && readFileSync(marker, 'utf8').trim() === requirement)) throw error;
+  }
   return server;
 }
 
