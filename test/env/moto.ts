@@ -44,11 +44,11 @@ export function ensureMotoVenv(log: (line: string) => void): string {
   const marker = join(venv, '.gateway-orchestrator-installed');
   const server = join(venv, 'bin', 'moto_server');
   const python = join(venv, 'bin', 'python');
-  if (existsSync(server) && existsSync(marker) && readFileSync(marker, 'utf8').trim() === requirement) {
-    // The venv links to the interpreter that made it: make sure that still exists.
-    if (spawnSync(python, ['-c', 'import moto'], { stdio: 'ignore' }).status === 0) return server;
-    log(`>> moto venv ${venv} is broken (its Python is gone?); re-creating it`);
-  }
+  const installed = () => existsSync(server) && existsSync(marker) && readFileSync(marker, 'utf8').trim() === requirement;
+  // The venv links to the interpreter that made it: make sure that still exists.
+  const ready = () => installed() && spawnSync(python, ['-c', 'import moto'], { stdio: 'ignore' }).status === 0;
+  if (ready()) return server;
+  if (installed()) log(`>> moto venv ${venv} is broken (its Python is gone?); re-creating it`);
 
   const probe = spawnSync('python3', ['-c', 'import sys; print("%d.%d" % sys.version_info[:2])'], { encoding: 'utf8' });
   if (probe.error || probe.status !== 0) {
@@ -87,14 +87,18 @@ export function ensureMotoVenv(log: (line: string) => void): string {
     throw new EnvError(`pip install "${requirement}" failed (see pip's errors above); check access to PyPI and run again`);
   }
   writeFileSync(join(building, '.gateway-orchestrator-installed'), requirement + '\n');
-  rmSync(venv, { recursive: true, force: true });
-  try {
-    renameSync(building, venv);
-  } catch (error) {
-    // Another process renamed its venv into place first: use that one.
-    rmSync(building, { recursive: true, force: true });
-    if (!(existsSync(marker) && readFileSync(marker, 'utf8').trim() === requirement)) throw error;
+  // Another process may have put a complete venv in place meanwhile, and may be running moto
+  // from it: keep that one. Only a broken or incomplete one is replaced.
+  if (!ready()) {
+    rmSync(venv, { recursive: true, force: true });
+    try {
+      renameSync(building, venv);
+    } catch (error) {
+      // Another process renamed its venv into place first: use that one.
+      if (!installed()) throw error;
+    }
   }
+  rmSync(building, { recursive: true, force: true });
   return server;
 }
 
