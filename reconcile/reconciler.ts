@@ -66,8 +66,12 @@ export class Reconciler {
   private readonly grantOverlay = new WriteOverlay<HostnameGrant>(30_000, grantRequestKey);
   /** The requests this reconciler serves, by key, hostname and validation names (from cache events). */
   private readonly served = new RequestIndex<GatewayHostnameRequest>();
-  /** Per request key, the resourceVersion of our last write to it (to recognise its watch echo). */
-  private readonly lastWritten = new Map<string, string>();
+  /**
+   * Per request key, our last write to it, until the cache shows it: its watch echo is recognised
+   * by resourceVersion, and a reconcile that starts before the echo arrives plans on it, not on
+   * the older cached copy (which would repeat the last step's status write and Events).
+   */
+  private readonly lastWritten = new Map<string, GatewayHostnameRequest>();
   /** Cached grant names by the request they name (from cache events). */
   private readonly grantsByRequest = new GrantsByRequest();
   private running = false;
@@ -151,7 +155,15 @@ export class Reconciler {
       }
       // The watch echo of our own last write: planned on already (each step plans again on
       // what it wrote); it must not cut short the request's wait.
-      if (r.metadata?.resourceVersion && this.lastWritten.get(key) === r.metadata.resourceVersion) return;
+      const mine = this.lastWritten.get(key);
+      if (mine && r.metadata?.resourceVersion) {
+        const seen = r.metadata.resourceVersion;
+        if (seen === mine.metadata.resourceVersion) {
+          this.lastWritten.delete(key);
+          return;
+        }
+        if (newest(mine, r) === r) this.lastWritten.delete(key);
+      }
       this.queue.add(key);
     });
     const onPoolObject = (_: string, obj: { metadata?: { name?: string } }) => {
@@ -287,8 +299,10 @@ export class Reconciler {
 
   private async reconcile(key: string): Promise<{ requeueAfterMs?: number }> {
     const [ns, name] = key.split('/') as [string, string];
-    let request: GatewayHostnameRequest | undefined = this.o.caches.requests.get(name, ns);
-    if (!request || !this.serves(request)) return {};
+    const cached = this.o.caches.requests.get(name, ns);
+    if (!cached || !this.serves(cached)) return {};
+    const mine = this.lastWritten.get(key);
+    let request: GatewayHostnameRequest = mine && mine.metadata.uid === cached.metadata.uid ? (newest(cached, mine) ?? cached) : cached;
     if (request.metadata.deletionTimestamp) {
       // A watch that lags can still show a request we already finished deleting, while a new one
       // of the same name (a successor) holds the claim and grants that name namespace/name. Its
@@ -344,9 +358,8 @@ export class Reconciler {
       previous = summary;
       // Plan again on what we just wrote: the snapshot is written through, the request is fresh.
       pendingStatus = outcome.deferredStatus;
-      const cached = this.o.caches.requests.get(name, ns);
-      request = newest(outcome.request, newest(cached, request));
-      if (!request) return {};
+      const latest = newest(this.o.caches.requests.get(name, ns), request) ?? request;
+      request = newest(outcome.request, latest) ?? latest;
     }
     if (pendingStatus) await this.writeStatus(key, request, pendingStatus);
     return { requeueAfterMs: 1_000 };
@@ -354,8 +367,7 @@ export class Reconciler {
 
   /** Remembers our last write to a request, to recognise its watch echo. */
   private noteWritten(key: string, written: GatewayHostnameRequest | undefined): void {
-    const resourceVersion = written?.metadata?.resourceVersion;
-    if (resourceVersion) this.lastWritten.set(key, resourceVersion);
+    if (written?.metadata?.resourceVersion) this.lastWritten.set(key, written);
   }
 
   private async writeStatus(key: string, request: GatewayHostnameRequest, status: GatewayHostnameRequestStatus): Promise<void> {
