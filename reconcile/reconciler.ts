@@ -365,7 +365,7 @@ export class Reconciler {
     return { requeueAfterMs: 1_000 };
   }
 
-  /** Remembers our last write to a request, to recognise its watch echo. */
+  /** Remembers our last write to a request: its watch echo is recognised, and passes plan on it until the cache has it. */
   private noteWritten(key: string, written: GatewayHostnameRequest | undefined): void {
     if (written?.metadata?.resourceVersion) this.lastWritten.set(key, written);
   }
