@@ -16,10 +16,10 @@ import { pino } from 'pino';
 import type { AwsPorts } from '../../reconcile/ports.js';
 import { createAwsPorts } from '../../reconcile/aws/index.js';
 import { startReconciler, type RunningReconciler } from '../../reconcile/start.js';
-import type { Caches } from '../../server/caches.js';
 import type { KubeRest } from '../../server/kube/rest.js';
 import { startOrchestrator, type Orchestrator } from '../../server/orchestrator.js';
 import { localConnection, localPlatformConfig, requireLocalEnv, useLocalAwsCredentials } from '../../server/dev/local.js';
+import { laggingCache } from '../helpers/lagging-cache.js';
 import { CHILD_EVENT_PREFIX, crashesAt, describeWrite, type ChildConfig, type ChildEvent, type Write } from './child-protocol.js';
 
 process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
@@ -128,33 +128,6 @@ async function main(): Promise<void> {
       },
     });
 
-  /**
-   * The request cache as a slow watch would show it: every event, and the view get/list give,
-   * `lagMs` late (in order). Only the reconciler gets this view; admission reads claims as before.
-   */
-  const lagRequests = (real: Caches['requests'], lagMs: number): Caches['requests'] => {
-    type Request = ReturnType<Caches['requests']['list']>[number];
-    const keyOf = (o: Request) => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
-    const mirror = new Map<string, Request>(real.list().map((o) => [keyOf(o), o]));
-    const listeners: Array<Parameters<Caches['requests']['on']>[0]> = [];
-    real.on((event, o) => {
-      setTimeout(() => {
-        if (event === 'delete') mirror.delete(keyOf(o));
-        else mirror.set(keyOf(o), o);
-        for (const l of listeners) l(event, o);
-      }, lagMs);
-    });
-    return new Proxy(real, {
-      get(target, prop, receiver) {
-        if (prop === 'get') return (name: string, namespace?: string) => mirror.get(`${namespace ?? ''}/${name}`);
-        if (prop === 'list') return (namespace?: string) => [...mirror.values()].filter((o) => !namespace || o.metadata?.namespace === namespace);
-        if (prop === 'on') return (listener: Parameters<Caches['requests']['on']>[0]) => void listeners.push(listener);
-        const value: unknown = Reflect.get(target, prop, receiver);
-        return typeof value === 'function' ? value.bind(target) : value;
-      },
-    });
-  };
-
   let orchestrator: Orchestrator | undefined;
   let running: RunningReconciler | undefined;
   let stopping = false;
@@ -182,7 +155,7 @@ async function main(): Promise<void> {
           {
             ...deps,
             rest: wrapRest(deps.rest),
-            ...(child.requestWatchLagMs ? { caches: { ...deps.caches, requests: lagRequests(deps.caches.requests, child.requestWatchLagMs) } } : {}),
+            ...(child.requestWatchLagMs ? { caches: { ...deps.caches, requests: laggingCache(deps.caches.requests, child.requestWatchLagMs) } } : {}),
           },
           {
             ports: wrapPorts(createAwsPorts(config.aws)),

@@ -11,9 +11,7 @@ import { localPlatformConfig, requireLocalEnv, startLocalOrchestrator, type Loca
 import { createAwsPorts } from '../../reconcile/aws/index.js';
 import { startReconciler, type RunningReconciler, type StartOptions } from '../../reconcile/start.js';
 import type { AwsPorts } from '../../reconcile/ports.js';
-import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Caches } from '../../server/caches.js';
-import type { CacheListener, ObjectCache } from '../../server/kube/cache.js';
 import { AwsLoadBalancerControllerStandIn } from '../lbc-standin/standin.js';
 import { adminKubeConfig, hostedZoneId, uniqueName, waitFor } from '../helpers/index.js';
 
@@ -39,31 +37,6 @@ export interface HarnessOptions {
   start?: StartOptions;
   /** What the reconciler reads instead of the orchestrator's caches (the webhooks keep the real ones). */
   reconcilerCaches?: (caches: Caches) => Caches;
-}
-
-/**
- * A view of `cache` that sees every change `lagMs` late, as an informer does behind a loaded API
- * server: `get`, `list` and the events all lag alike, so the view stays consistent with itself.
- */
-export function laggingCache<T extends KubernetesObject>(cache: ObjectCache<T>, lagMs: number): ObjectCache<T> {
-  const keyOf = (o: KubernetesObject) => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
-  const objects = new Map<string, T>();
-  for (const o of cache.list()) objects.set(keyOf(o), o);
-  const listeners: Array<CacheListener<T>> = [];
-  cache.on((event, object) => {
-    setTimeout(() => {
-      if (event === 'delete') objects.delete(keyOf(object));
-      else objects.set(keyOf(object), object);
-      for (const listener of listeners) listener(event, object);
-    }, lagMs).unref();
-  });
-  const view: Pick<ObjectCache<T>, 'get' | 'list' | 'on'> = {
-    get: (name, namespace) => objects.get(`${namespace ?? ''}/${name}`),
-    list: (namespace) => [...objects.values()].filter((o) => namespace === undefined || o.metadata?.namespace === namespace),
-    on: (listener) => void listeners.push(listener),
-  };
-  // The reconciler reads a cache of requests only through these three.
-  return view as ObjectCache<T>;
 }
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {

@@ -5,7 +5,8 @@
 import t from 'tap';
 import { paths } from '../../server/kube/rest.js';
 import { uniqueHostname, uniqueName, waitFor } from '../helpers/index.js';
-import { createNamespaces, laggingCache, requestManifest, startHarness, waitReady, type Harness } from './harness.js';
+import { laggingCache } from '../helpers/lagging-cache.js';
+import { createNamespaces, requestManifest, startHarness, waitReady, type Harness } from './harness.js';
 
 let h: Harness;
 const ns = uniqueName('team');
