@@ -69,9 +69,9 @@ async function admission(sizes: number[], durationSeconds: number, warmupSeconds
   results['admission'] = rows;
 }
 
-async function decision(sizes: number[], roundMs: number, rounds: number): Promise<void> {
+async function decision(sizes: number[], roundMs: number, rounds: number, processesPerSize: number): Promise<void> {
   heading('decision: route admission decided from the ownership index, no HTTP (ns per review, ~2 hostnames each)');
-  const rows = await benchDecision({ sizes, roundMs, rounds, ...(values['cpu-prof'] ? { cpuProfileDir: values['cpu-prof'] } : {}) });
+  const rows = await benchDecision({ sizes, roundMs, rounds, processesPerSize, ...(values['cpu-prof'] ? { cpuProfileDir: values['cpu-prof'] } : {}) });
   process.stdout.write(`${decisionTable(rows)}\n`);
   results['decision'] = rows;
 }
@@ -102,7 +102,7 @@ async function reconcile(sizes: number[]): Promise<void> {
 switch (set) {
   case 'quick':
     await admission([100, 10_000], 2, 1, 4);
-    await decision([100, 10_000, 100_000], 200, 7);
+    await decision([100, 10_000, 100_000], 200, 7, 1);
     await e2e(100);
     if (values.reconcile) await reconcile([20]);
     break;
@@ -110,7 +110,7 @@ switch (set) {
     await admission([10_000, 100_000], 3, 2, 7);
     break;
   case 'decision':
-    await decision([100, 10_000, 100_000], 500, 15);
+    await decision([100, 10_000, 100_000], 500, 5, 3);
     break;
   case 'e2e':
     await e2e(Number(rest[0] ?? 1000));
@@ -120,7 +120,7 @@ switch (set) {
     break;
   case 'full':
     await admission([10_000, 100_000], 3, 2, 7);
-    await decision([100, 10_000, 100_000], 500, 15);
+    await decision([100, 10_000, 100_000], 500, 5, 3);
     await e2e(1000);
     break;
   default:

@@ -1,5 +1,6 @@
-// Driver of the decision micro-benchmark: one process per index size (dist build), all pinned to
-// one core, asked for rounds in turn; the median of the rounds is reported per size.
+// Driver of the decision micro-benchmark: a few processes per index size (dist build), all pinned
+// to one core, asked for rounds in turn; the median of all rounds of a size is reported, and the
+// spread of its processes' own medians.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -18,6 +19,8 @@ export interface DecisionRow {
   hostnamesPerRequest: number;
   heapUsedBytes: number;
   loadAverage: string;
+  /** checkRoute's median per process of this size, lowest and highest: how much one process's luck moves the figure. */
+  decisionNsByProcess: { low: number; high: number };
 }
 
 interface RoundOutput {
@@ -62,13 +65,21 @@ class SizeProcess {
   }
 }
 
-export async function benchDecision(options: { sizes: number[]; roundMs: number; rounds: number; cpuProfileDir?: string }): Promise<DecisionRow[]> {
+export async function benchDecision(options: {
+  sizes: number[];
+  roundMs: number;
+  /** Rounds per process. */
+  rounds: number;
+  /** Processes per size: the same size in two processes measured up to 28% apart on one VM (JIT and heap layout differ), more than rounds in one process do. */
+  processesPerSize: number;
+  cpuProfileDir?: string;
+}): Promise<DecisionRow[]> {
   await buildProduction();
   const script = join(REPO_ROOT, 'dist/bench/admission/decision-main.js');
-  // Every size as its own process (own heap and JIT), all pinned to one core; one runs a round at
-  // a time. Rounds go through the sizes in turn, ascending and then descending, so each size
+  // Every size in processes of its own (own heap and JIT), all pinned to one core; one runs a round
+  // at a time. Rounds go through the sizes in turn, ascending and then descending, so each size
   // meets the machine's slow and fast spells alike (runs one size after another differed by 2x).
-  const processes = options.sizes.map((holders) => {
+  const processes = options.sizes.flatMap((holders) => Array.from({ length: options.processesPerSize }, () => holders)).map((holders) => {
     const profile = options.cpuProfileDir ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProfileDir] : [];
     const [cmd, args] = pinned(0, process.execPath, [...profile, script, String(holders), String(options.roundMs)]);
     return new SizeProcess(holders, cmd, args);
@@ -76,14 +87,16 @@ export async function benchDecision(options: { sizes: number[]; roundMs: number;
   try {
     const ready = new Map<number, { hostnamesPerRequest: number }>();
     for (const p of processes) ready.set(p.holders, await p.next<{ hostnamesPerRequest: number }>());
-    const rounds = new Map<number, RoundOutput[]>(options.sizes.map((holders) => [holders, []]));
+    const rounds = new Map<SizeProcess, RoundOutput[]>(processes.map((p) => [p, []]));
     for (let i = 0; i < options.rounds; i++) {
       const order = i % 2 === 0 ? processes : [...processes].reverse();
-      for (const p of order) rounds.get(p.holders)!.push(await p.round());
+      for (const p of order) rounds.get(p)!.push(await p.round());
     }
     const mid = (values: number[]) => values.sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)]!;
     return options.sizes.map((holders) => {
-      const results = rounds.get(holders)!;
+      const own = processes.filter((p) => p.holders === holders).map((p) => rounds.get(p)!);
+      const results = own.flat();
+      const perProcess = own.map((r) => mid(r.map((x) => x.decisionNs)));
       return {
         holders,
         decisionNs: mid(results.map((r) => r.decisionNs)),
@@ -93,6 +106,7 @@ export async function benchDecision(options: { sizes: number[]; roundMs: number;
         hostnamesPerRequest: ready.get(holders)!.hostnamesPerRequest,
         heapUsedBytes: results.at(-1)!.heapUsed,
         loadAverage: loadAverageNow(),
+        decisionNsByProcess: { low: Math.min(...perProcess), high: Math.max(...perProcess) },
       };
     });
   } finally {
@@ -107,6 +121,7 @@ export function decisionTable(rows: DecisionRow[]): string {
       'holders (claims = grants)',
       'decision ns/review',
       `vs ${fmt.int(base.holders)}`,
+      'per process',
       'handler ns/review',
       `vs ${fmt.int(base.holders)}`,
       'decision CPU ns',
@@ -120,6 +135,7 @@ export function decisionTable(rows: DecisionRow[]): string {
       fmt.int(r.holders),
       fmt.int(r.decisionNs),
       fmt.ratio(r.decisionNs / base.decisionNs),
+      `${fmt.int(r.decisionNsByProcess.low)}-${fmt.int(r.decisionNsByProcess.high)}`,
       fmt.int(r.handlerNs),
       fmt.ratio(r.handlerNs / base.handlerNs),
       fmt.int(r.decisionCpuNs),
