@@ -135,7 +135,7 @@ export function decisionTable(rows: DecisionRow[]): string {
       fmt.int(r.holders),
       fmt.int(r.decisionNs),
       fmt.ratio(r.decisionNs / base.decisionNs),
-      `${fmt.int(r.decisionNsByProcess.low)}-${fmt.int(r.decisionNsByProcess.high)}`,
+      r.decisionNsByProcess.low === r.decisionNsByProcess.high ? fmt.int(r.decisionNsByProcess.low) : `${fmt.int(r.decisionNsByProcess.low)}-${fmt.int(r.decisionNsByProcess.high)}`,
       fmt.int(r.handlerNs),
       fmt.ratio(r.handlerNs / base.handlerNs),
       fmt.int(r.decisionCpuNs),
